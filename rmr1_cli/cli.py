@@ -1,0 +1,117 @@
+"""The ``rmr1`` command line: each command loads a recipe and hands it to its stage.
+
+No logic, defaults or validation live here (they are in ``config`` and the stages), and nothing heavy
+is imported at start-up so that ``rmr1 --help`` answers at once. stdout carries only results (the
+output directory); logs, progress bars and tables go to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="rmr1",
+    help="Train, evaluate and use reasoning reward models (RM-R1) from the command line.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+RecipeArg = Annotated[Path | None, typer.Argument(help="Recipe YAML (defaults are used when omitted).")]
+OverridesArg = Annotated[
+    list[str] | None, typer.Argument(help="key=value overrides, e.g. trainer.learning_rate=1e-6 limit=20.")
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
+
+
+def _run_stage(stage: str, recipe_cls: str, recipe: Path | None, overrides: list[str] | None, verbose: bool):
+    """Load the recipe, run the stage, print its output directory; user errors become exit code 2."""
+    from rmr1_cli.console import console, setup_logging
+    from rmr1_cli.errors import Rmr1Error
+
+    setup_logging(verbose)
+    try:
+        from rmr1_cli import config
+
+        resolved = config.load_recipe(recipe, getattr(config, recipe_cls), overrides or [])
+        out = importlib.import_module(f"rmr1_cli.stages.{stage}").run(resolved)
+    except Rmr1Error as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    typer.echo(str(out))
+
+
+@app.command()
+def sft(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
+    """Distillation SFT of a judge on Chain-of-Rubrics traces (loss on the trace only)."""
+    _run_stage("sft", "SFTRecipe", recipe, overrides, verbose)
+
+
+@app.command("train-rm")
+def train_rm(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
+    """Train a reward model: reasoning (GRPO on verdict correctness) or scalar (Bradley-Terry)."""
+    _run_stage("train_rm", "TrainRMRecipe", recipe, overrides, verbose)
+
+
+@app.command()
+def judge(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
+    """Judge preference pairs with a generative RM (both orders, resumable)."""
+    _run_stage("judge", "JudgeRecipe", recipe, overrides, verbose)
+
+
+@app.command()
+def grpo(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
+    """Train a policy with GRPO, a (reasoning) reward model giving the reward."""
+    _run_stage("grpo", "GRPORecipe", recipe, overrides, verbose)
+
+
+@app.command("eval")
+def evaluate(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
+    """Evaluate a reward model on a benchmark with its official scoring rules."""
+    _run_stage("evaluate", "EvalRecipe", recipe, overrides, verbose)
+
+
+@app.command("tiny-model")
+def tiny_model(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the model and tokenizer to.")],
+    corpus: Annotated[
+        list[Path] | None, typer.Option(help="Text/JSONL files to train the tokenizer on (repeatable).")
+    ] = None,
+    hidden_size: int = 128,
+    layers: int = 4,
+    vocab_size: int = 2048,
+    seed: int = 0,
+):
+    """Build a tiny random-weight chat model offline (for tests and the CPU demo)."""
+    from rmr1_cli.tiny import build_tiny_model
+
+    default_corpus = sorted(Path("data/samples").glob("*.jsonl"))
+    out = build_tiny_model(
+        out_dir,
+        corpus_files=corpus or default_corpus,
+        hidden_size=hidden_size,
+        num_layers=layers,
+        vocab_size=vocab_size,
+        seed=seed,
+    )
+    typer.echo(str(out))
+
+
+@app.command()
+def summary(root: Annotated[Path, typer.Argument(help="Folder holding stage outputs (e.g. runs/tiny).")]):
+    """One table of every stage run under a folder: what it produced and where."""
+    from rmr1_cli.run_summary import print_summary
+
+    print_summary(root)
+
+
+def main() -> None:  # pragma: no cover - console-script entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,172 @@
+"""Read a judge's output: model text -> ``Judgment`` (task type, rubric, solution, eval, verdict).
+
+This one parser serves both the eval-time judge and the train-time reward (``rewards.py``), so the two
+can never disagree about what counts as a verdict. It is pure (no torch, no transformers), never raises
+on any string, and runs in linear time (``str.find`` plus one regex without nested quantifiers).
+
+The verdict rule, exactly:
+
+1. A *verdict tag* is ``<answer>[[A]]</answer>`` or ``<answer>[[B]]</answer>``; whitespace (newlines
+   included) is allowed between the tags and the brackets, nothing else. Tag names and letters are
+   case-sensitive: ``<Answer>`` and ``[[a]]`` are not verdicts, and a bare ``[[A]]`` is plain text.
+2. The *final answer tag* is the last ``<answer>`` in the whole output and its text up to the next
+   ``</answer>``. Text after it (a closing remark, an end-of-turn token) is allowed.
+3. The output is valid only when the final answer tag is a verdict tag and the verdict tags of the whole
+   output, ``<think>`` block included, are all of that same kind (repeating the same verdict is fine).
+
+Invalid outputs carry a short, stable reason code, checked in this order:
+
+- ``no_answer``: no ``<answer>`` tag at all (also the empty output).
+- ``unclosed_answer``: the final ``<answer>`` is never closed (the output was truncated).
+- ``both_verdicts``: verdict tags of both kinds appear, e.g. ``[[B]]`` floated in the reasoning and
+  ``[[A]]`` given at the end. Matches RM-R1's reward: the other verdict must be absent.
+- ``answer_not_final``: a verdict tag appears, but the final answer tag is something else.
+- ``bad_answer_content``: answer tags exist but none holds a bare verdict, e.g.
+  ``<answer>[[A]] because it is shorter</answer>`` or ``<answer>A</answer>``. Extra text in the tag is
+  rejected rather than guessed at: the prompts ask for the bare tag, and the reward must be unambiguous.
+
+The other fields are read leniently and never affect validity. A ``<think>`` block is the text before
+the first ``</think>`` (after an opening ``<think>`` when there is one, so outputs that start inside an
+implicit ``<think>`` work too). The CoR sections ``<type>``, ``<solution>``, ``<rubric>``, ``<eval>`` are
+read from the text after that think block (the whole text when there is no closed think block): each is
+the first opening tag to the next closing tag, stripped; an unclosed section is None. ``<justify>`` is
+read inside the rubric. The task type is ``Reasoning`` or ``Chat`` in any letter case, else None.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Verdict = Literal["A", "B"]
+TaskType = Literal["reasoning", "chat"]
+
+INVALID_REASONS = ("no_answer", "unclosed_answer", "both_verdicts", "answer_not_final", "bad_answer_content")
+
+_VERDICT_TAG = re.compile(r"<answer>\s*\[\[([AB])\]\]\s*</answer>")
+_BARE_VERDICT = re.compile(r"\s*\[\[([AB])\]\]\s*")
+_ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """Everything rmr1 reads from one judge output; ``verdict`` is None exactly when ``valid`` is False."""
+
+    verdict: Verdict | None
+    valid: bool
+    reason: str | None
+    task_type: TaskType | None
+    rubric: str | None
+    justify: str | None
+    solution: str | None
+    evaluation: str | None
+    think: str | None
+
+    def to_dict(self) -> dict:
+        """Plain dict for JSONL records.
+
+        >>> parse_judgment("<answer>[[B]]</answer>").to_dict()["verdict"]
+        'B'
+        """
+        return asdict(self)
+
+
+def parse_judgment(text: str) -> Judgment:
+    """Parse one judge output; never raises.
+
+    >>> j = parse_judgment("<type>Chat</type><rubric>1. Clarity 100%<justify>asked for clarity</justify>"
+    ...                    "</rubric><eval>A is clearer.</eval><answer>[[A]]</answer>")
+    >>> (j.verdict, j.valid, j.task_type, j.justify)
+    ('A', True, 'chat', 'asked for clarity')
+    >>> parse_judgment("Sure. <answer> [[B]] </answer>").verdict
+    'B'
+    >>> parse_judgment("I lean [[B]] ... <answer>[[A]]</answer>").verdict  # bare [[B]] is plain text
+    'A'
+    >>> parse_judgment("<answer>[[B]]</answer> no wait <answer>[[A]]</answer>").reason
+    'both_verdicts'
+    >>> parse_judgment("...so the better one is <answer>[[").reason
+    'unclosed_answer'
+    >>> parse_judgment("<answer>[[A]] because</answer>").reason
+    'bad_answer_content'
+    >>> parse_judgment("plain text").reason
+    'no_answer'
+    """
+    think, body = _split_think(text)
+    rubric = _section(body, "rubric")
+    task_type = _task_type(_section(body, "type"))
+    sections = dict(
+        task_type=task_type,
+        rubric=rubric,
+        justify=_section(rubric, "justify") if rubric is not None else None,
+        solution=_section(body, "solution"),
+        evaluation=_section(body, "eval"),
+        think=think,
+    )
+    verdict, reason = _verdict(text)
+    return Judgment(verdict=verdict, valid=verdict is not None, reason=reason, **sections)
+
+
+def _verdict(text: str) -> tuple[Verdict | None, str | None]:
+    """Apply the module's verdict rule: (verdict, None) when valid, else (None, reason code).
+
+    >>> _verdict("<answer>[[A]]</answer> thanks! <answer>[[A]]</answer>")
+    ('A', None)
+    >>> _verdict("<answer>[[A]]</answer> P.S. <answer>tie</answer>")
+    (None, 'answer_not_final')
+    """
+    start = text.rfind(_ANSWER_OPEN)
+    if start < 0:
+        return None, "no_answer"
+    content_start = start + len(_ANSWER_OPEN)
+    end = text.find(_ANSWER_CLOSE, content_start)
+    if end < 0:
+        return None, "unclosed_answer"
+    kinds = {match.group(1) for match in _VERDICT_TAG.finditer(text)}
+    if len(kinds) > 1:
+        return None, "both_verdicts"
+    final = _BARE_VERDICT.fullmatch(text, content_start, end)
+    if final is None:
+        return None, "answer_not_final" if kinds else "bad_answer_content"
+    return final.group(1), None  # type: ignore[return-value]
+
+
+def _split_think(text: str) -> tuple[str | None, str]:
+    """(think content, text after the think block); (None, text) without a closed think block.
+
+    >>> _split_think("<think> hmm </think>rest")
+    ('hmm', 'rest')
+    >>> _split_think("implicit opening</think>rest")
+    ('implicit opening', 'rest')
+    >>> _split_think("<think>truncated")
+    (None, '<think>truncated')
+    """
+    close = text.find("</think>")
+    if close < 0:
+        return None, text
+    open_ = text.find("<think>", 0, close)
+    start = open_ + len("<think>") if open_ >= 0 else 0
+    return text[start:close].strip(), text[close + len("</think>") :]
+
+
+def _section(text: str, tag: str) -> str | None:
+    """Stripped content from the first ``<tag>`` to the next ``</tag>``; None if absent or unclosed.
+
+    >>> _section("<eval> A wins </eval>", "eval")
+    'A wins'
+    >>> _section("<eval> cut off", "eval") is None
+    True
+    """
+    open_tag = f"<{tag}>"
+    start = text.find(open_tag)
+    if start < 0:
+        return None
+    start += len(open_tag)
+    end = text.find(f"</{tag}>", start)
+    return text[start:end].strip() if end >= 0 else None
+
+
+def _task_type(raw: str | None) -> TaskType | None:
+    """'Reasoning'/'Chat' in any letter case -> 'reasoning'/'chat'; anything else -> None."""
+    value = (raw or "").lower()
+    return value if value in ("reasoning", "chat") else None  # type: ignore[return-value]

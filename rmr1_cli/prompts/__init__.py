@@ -1,0 +1,218 @@
+"""Judge prompt templates as files, selected by name (packaged) or by path (your own).
+
+A template is a YAML file with ``name``, ``description``, ``parser``, ``system`` (optional) and ``user``;
+a ``.txt`` file is the user text alone. Three placeholders are filled in, in ``system`` and ``user``:
+``{conversation}``, ``{answer_a}`` and ``{answer_b}``. Substitution is one pass of exact token
+replacement, not ``str.format``: answers full of braces (code, JSON) survive untouched, a placeholder
+written inside an answer is not expanded, and any other ``{word}`` in a template stays literal text.
+Templates are never chosen by sniffing a model's name; see README.md in this folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from rmr1_cli.errors import ConfigError, DataError
+
+PLACEHOLDERS = ("conversation", "answer_a", "answer_b")
+PARSERS = ("cor", "plain")
+TEMPLATE_KEYS = ("name", "description", "parser", "system", "user")
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_PLACEHOLDER = re.compile(r"\{(conversation|answer_a|answer_b)\}")
+_TURN_LABELS = {"system": "[System]", "user": "[User]", "assistant": "[Assistant]"}
+
+
+@dataclass(frozen=True)
+class JudgeTemplate:
+    """One judge prompt; ``sha256`` (of the file's bytes) identifies it in caches and manifests."""
+
+    name: str
+    system: str
+    user: str
+    parser: str
+    source: str
+    sha256: str
+    description: str = ""
+
+    def render(self, conversation: str | list[dict], answer_a: str, answer_b: str) -> list[dict]:
+        """Chat messages for the judge: a system message when the template has one, then the user message.
+
+        >>> t = JudgeTemplate("t", "", "Q: {conversation}\\nA: {answer_a}\\nB: {answer_b}", "plain", "-", "-")
+        >>> t.render("2+2?", "{answer_b}", "def f(): return {}")
+        [{'role': 'user', 'content': 'Q: 2+2?\\nA: {answer_b}\\nB: def f(): return {}'}]
+        """
+        values = {
+            "conversation": render_conversation(conversation),
+            "answer_a": answer_a,
+            "answer_b": answer_b,
+        }
+        messages = []
+        if self.system:
+            messages.append({"role": "system", "content": _fill(self.system, values)})
+        messages.append({"role": "user", "content": _fill(self.user, values)})
+        return messages
+
+
+def load_template(name_or_path: str) -> JudgeTemplate:
+    """A packaged template by bare name ("cor", "think"), or any .yaml/.yml/.txt file by path."""
+    if _is_bare_name(name_or_path):
+        packaged = _PACKAGE_DIR / f"{name_or_path}.yaml"
+        if not packaged.is_file():
+            raise ConfigError(_unknown_name_message(name_or_path))
+        return _load_file(packaged)
+    path = Path(name_or_path).expanduser()
+    if path.suffix not in (".yaml", ".yml", ".txt"):
+        raise ConfigError(
+            f"judge template {name_or_path!r}: expected a .yaml, .yml or .txt file, or one of "
+            f"the packaged names {available_templates()}"
+        )
+    if not path.is_file():
+        raise ConfigError(f"judge template file not found: {path}")
+    return _load_file(path)
+
+
+def available_templates() -> list[str]:
+    """Names of the packaged templates.
+
+    >>> {"cor", "think"} <= set(available_templates())
+    True
+    """
+    return sorted(path.stem for path in _PACKAGE_DIR.glob("*.yaml"))
+
+
+def render_conversation(conversation: str | list[dict]) -> str:
+    """The conversation as the judge reads it.
+
+    A string is shown as is, and so is a conversation of one user message. Longer conversations become
+    a transcript with a label on each turn, a system message shown as context; the answers being
+    judged reply to the last turn, which must be the user's.
+
+    >>> render_conversation([{"role": "user", "content": "Hi"}])
+    'Hi'
+    >>> print(render_conversation([{"role": "system", "content": "Be brief."},
+    ...                            {"role": "user", "content": "Hi"},
+    ...                            {"role": "assistant", "content": "Hello!"},
+    ...                            {"role": "user", "content": "Name a colour."}]))
+    [System]
+    Be brief.
+    <BLANKLINE>
+    [User]
+    Hi
+    <BLANKLINE>
+    [Assistant]
+    Hello!
+    <BLANKLINE>
+    [User]
+    Name a colour.
+    """
+    if isinstance(conversation, str):
+        return conversation
+    if not isinstance(conversation, list) or not conversation:
+        raise DataError(
+            f"conversation must be a string or a non-empty list of messages, got {conversation!r:.200}"
+        )
+    for turn, message in enumerate(conversation):
+        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+            raise DataError(
+                f"conversation turn {turn} must be a dict with 'role' and 'content', got {message!r:.200}"
+            )
+        if message["role"] not in _TURN_LABELS:
+            raise DataError(
+                f"conversation turn {turn} has role {message['role']!r}; "
+                f"expected one of {sorted(_TURN_LABELS)}"
+            )
+        if not isinstance(message["content"], str):
+            raise DataError(
+                f"conversation turn {turn} content must be a string, got {type(message['content']).__name__}"
+            )
+    if conversation[-1]["role"] != "user":
+        raise DataError(
+            f"conversation must end with a user turn (the one both answers reply to), "
+            f"but its last turn is {conversation[-1]['role']!r}"
+        )
+    if len(conversation) == 1:
+        return conversation[0]["content"]
+    return "\n\n".join(f"{_TURN_LABELS[message['role']]}\n{message['content']}" for message in conversation)
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    """One pass of exact placeholder replacement; substituted text is never scanned again."""
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], text)
+
+
+def _is_bare_name(name_or_path: str) -> bool:
+    """'cor' is a name; 'cor.yaml', './cor' and 'dir/cor' are paths."""
+    return "/" not in name_or_path and "\\" not in name_or_path and not Path(name_or_path).suffix
+
+
+def _unknown_name_message(name: str) -> str:
+    names = available_templates()
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return (
+        f"unknown judge template {name!r}{hint} Packaged templates: {', '.join(names)}. "
+        f"To use your own file, give its path (ending .yaml, .yml or .txt)."
+    )
+
+
+def _load_file(path: Path) -> JudgeTemplate:
+    """Read and check one template file; every problem is a ConfigError naming the file."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"judge template {path}: not UTF-8 text ({exc})") from exc
+    if path.suffix == ".txt":
+        fields = {"user": text}
+    else:
+        fields = _read_yaml_fields(path, text)
+    system = fields.get("system") or ""
+    user = fields.get("user") or ""
+    parser = fields.get("parser", "plain")
+    if parser not in PARSERS:
+        raise ConfigError(f"judge template {path}: parser must be one of {list(PARSERS)}, got {parser!r}")
+    if not user.strip():
+        raise ConfigError(f"judge template {path}: the user text is empty")
+    missing = [
+        f"{{{name}}}" for name in PLACEHOLDERS if f"{{{name}}}" not in system and f"{{{name}}}" not in user
+    ]
+    if missing:
+        raise ConfigError(
+            f"judge template {path}: missing placeholder {', '.join(missing)} "
+            f"(every template shows {{conversation}}, {{answer_a}} and {{answer_b}})"
+        )
+    return JudgeTemplate(
+        name=str(fields.get("name") or path.stem),
+        system=system,
+        user=user,
+        parser=parser,
+        source=str(path.resolve()),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        description=str(fields.get("description") or ""),
+    )
+
+
+def _read_yaml_fields(path: Path, text: str) -> dict:
+    try:
+        fields = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"judge template {path}: invalid YAML ({exc})") from exc
+    if not isinstance(fields, dict):
+        raise ConfigError(f"judge template {path}: expected a mapping with keys {list(TEMPLATE_KEYS)}")
+    for key, value in fields.items():
+        if key not in TEMPLATE_KEYS:
+            close = difflib.get_close_matches(str(key), TEMPLATE_KEYS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"judge template {path}: unknown key {key!r}{hint} Valid keys: {', '.join(TEMPLATE_KEYS)}"
+            )
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"judge template {path}: {key!r} must be text, got {type(value).__name__}")
+    return fields

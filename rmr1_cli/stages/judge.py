@@ -1,0 +1,66 @@
+"""``rmr1 judge``: judge every pair of a file with a generative RM and write what it said.
+
+Outputs in ``output_dir``:
+    judgments.jsonl   every judge output (both orders, k samples), parsed; also the resume cache
+    results.jsonl     one aggregated row per pair (P(chosen), outcome, swap consistency, ...)
+    metrics.json      counts, valid rate, consistency, position preference, tokens, time
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rmr1_cli import data
+from rmr1_cli.artifacts import RunDir
+from rmr1_cli.config import JudgeRecipe
+from rmr1_cli.console import summary_table
+from rmr1_cli.judging import PairResult, build_engine
+
+
+def run(recipe: JudgeRecipe) -> Path:
+    pairs = data.load_pairs(recipe.pairs_file, limit=recipe.limit)
+    run_dir = RunDir.create("judge", recipe)
+    run_dir.record_input("pairs_file", recipe.pairs_file)
+
+    engine = build_engine(
+        recipe.model, recipe.generation, recipe.judge, cache_path=run_dir.path / "judgments.jsonl", seed=recipe.seed
+    )
+    results = engine.judge(pairs)
+    data.write_jsonl(run_dir.path / "results.jsonl", (r.to_row() for r in results))
+
+    metrics = judge_metrics(results) | {"engine": engine.stats.as_dict()}
+    summary_table(
+        "rmr1 judge",
+        {
+            "pairs": len(results),
+            "judgments (generated / cached)": f"{engine.stats.judgments} ({engine.stats.generated} / {engine.stats.cached})",
+            "valid verdicts": f"{engine.stats.valid} ({_pct(engine.stats.as_dict()['valid_rate'])})",
+            "chosen preferred": _pct(metrics["accuracy"]),
+            "swap-consistent": _pct(metrics["consistency"]),
+            "P(verdict = A)": _pct(engine.stats.as_dict()["p_verdict_a"]),
+            "skipped (too long) / truncated": f"{engine.stats.skipped_too_long} / {engine.stats.truncated}",
+            "generated tokens": engine.stats.tokens,
+            "seconds": round(engine.stats.seconds, 1),
+            "output": run_dir.path,
+        },
+    )
+    return run_dir.finish(metrics)
+
+
+def judge_metrics(results: list[PairResult]) -> dict:
+    """Accuracy (mean score), swap consistency and outcome counts over a list of pair results."""
+    scored = [r for r in results if r.outcome != "skipped"]
+    checked = [r for r in scored if r.consistent is not None]
+    outcomes: dict[str, int] = {}
+    for r in results:
+        outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
+    return {
+        "pairs": len(results),
+        "accuracy": sum(r.score for r in scored) / len(scored) if scored else None,
+        "consistency": sum(r.consistent for r in checked) / len(checked) if checked else None,
+        "outcomes": outcomes,
+    }
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"

@@ -1,0 +1,119 @@
+"""Build a tiny random-weight chat model offline, for tests and the CPU demo.
+
+No machine here reaches a model hub, so rmr1 makes its own: a byte-level BPE tokenizer trained with
+``tokenizers`` on the project's own text, a ChatML-style chat template with ``{% generation %}``
+markers (so trl can put the loss on assistant turns only), and a small Llama model. A Llama config
+keeps the saved tokenizer pipeline as is (a ``qwen2`` one would be reloaded as Qwen2Tokenizer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+# ChatML turns. The assistant content and its end-of-turn token sit inside the generation markers,
+# so ``assistant_only_loss`` trains the model to close its turn.
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'assistant' -%}"
+    "{{ '<|im_start|>assistant\\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}{{ '\\n' }}"
+    "{%- else -%}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
+)
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
+# The protocol's tags as single tokens: a 1M-parameter model learns the format far faster this way.
+PROTOCOL_TOKENS = [
+    "<type>", "</type>", "<rubric>", "</rubric>", "<justify>", "</justify>", "<solution>", "</solution>",
+    "<eval>", "</eval>", "<quote_A>", "</quote_A>", "<summary_A>", "</summary_A>", "<quote_B>",
+    "</quote_B>", "<summary_B>", "</summary_B>", "<answer>", "</answer>", "[[A]]", "[[B]]",
+    "<think>", "</think>",
+]  # fmt: skip
+
+
+def build_tiny_model(
+    out_dir: str | Path,
+    *,
+    corpus_files: Iterable[str | Path] = (),
+    vocab_size: int = 2048,
+    hidden_size: int = 128,
+    num_layers: int = 4,
+    num_heads: int = 4,
+    max_positions: int = 4096,
+    seed: int = 0,
+) -> Path:
+    """Write a tokenizer and a random-weight LlamaForCausalLM (~1M parameters) to ``out_dir``."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(_corpus(corpus_files), trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token="<|endoftext|>",
+        eos_token="<|im_end|>",
+        pad_token="<|pad|>",
+        unk_token=None,
+        chat_template=CHAT_TEMPLATE,
+        model_max_length=max_positions,
+    )
+    fast.add_tokens(PROTOCOL_TOKENS)
+    fast.save_pretrained(out)
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(fast),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
+        max_position_embeddings=max_positions,
+        tie_word_embeddings=True,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    model.generation_config.eos_token_id = fast.eos_token_id
+    model.generation_config.pad_token_id = fast.pad_token_id
+    model.save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def _corpus(files: Iterable[str | Path]) -> Iterable[str]:
+    """The project's own text: sample data, prompt templates, and a few lines of plain English."""
+    from rmr1_cli import prompts
+
+    yield from _BASE_TEXT
+    for name in prompts.available_templates():
+        template = prompts.load_template(name)
+        yield template.system
+        yield template.user
+    for file in files:
+        path = Path(file)
+        if path.is_file():
+            yield from path.read_text(encoding="utf-8").splitlines()
+
+
+_BASE_TEXT = [
+    "The quick brown fox jumps over the lazy dog. 0 1 2 3 4 5 6 7 8 9 + - * / = ( ) [ ] { } < > :",
+    "Chatbot A and Chatbot B answered the user. Which response is better and why?",
+    "def add(a, b):\n    return a + b\n\nprint(add(2, 3))",
+    "I can't help with that request, but here is a safer alternative you could try.",
+]
