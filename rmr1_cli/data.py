@@ -64,8 +64,13 @@ class PreferencePair:
 
     def to_row(self) -> dict:
         """The row as written back to a file: the canonical columns always (null included), then ``meta``."""
-        row = {"id": self.id, "prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected,
-               "subset": self.subset}
+        row = {
+            "id": self.id,
+            "prompt": self.prompt,
+            "chosen": self.chosen,
+            "rejected": self.rejected,
+            "subset": self.subset,
+        }
         row.update((key, value) for key, value in self.meta.items() if key not in row)
         return row
 
@@ -133,8 +138,9 @@ def read_rows(path: str | Path) -> Iterator[tuple[str, dict]]:
     if file.is_dir():
         rows = _read_saved_dataset(file, part)
     elif part is not None and not name.endswith(".json"):
-        raise DataError(f"{shown}: '::{part}' picks a split or a key, which only a datasets folder "
-                        "or a .json file has")
+        raise DataError(
+            f"{shown}: '::{part}' picks a split or a key, which only a datasets folder or a .json file has"
+        )
     elif name.endswith((".jsonl", ".jsonl.gz")):
         rows = _read_jsonl(file)
     elif name.endswith(".json"):
@@ -180,7 +186,9 @@ def _read_jsonl(file: Path) -> Iterator[tuple[str, Any]]:
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError as err:
-                    raise DataError(f"{file}:{number}: not valid JSON ({err.msg} at column {err.colno})") from None
+                    raise DataError(
+                        f"{file}:{number}: not valid JSON ({err.msg} at column {err.colno})"
+                    ) from None
                 yield f"{file}:{number}", row
     except UnicodeDecodeError as err:
         raise DataError(f"{file}: not UTF-8 text ({err.reason} at byte {err.start})") from None
@@ -222,8 +230,10 @@ def _rows_of_json(data: Any, file: Path, part: str | None) -> list:
     if len(lists) == 1:
         return data[lists[0]]
     if not lists:
-        raise DataError(f"{file}: expected a list of rows or an object holding one; the object's keys "
-                        f"{sorted(data)} hold no list")
+        raise DataError(
+            f"{file}: expected a list of rows or an object holding one; the object's keys "
+            f"{sorted(data)} hold no list"
+        )
     raise DataError(f"{file}: the object holds {len(lists)} lists {lists}; pick one as '{file}::KEY'")
 
 
@@ -264,8 +274,10 @@ def _hf_json_columns(metadata: dict) -> list[str]:
 
 def _read_saved_dataset(folder: Path, part: str | None) -> Iterator[tuple[str, Any]]:
     if not ((folder / "dataset_dict.json").exists() or (folder / "state.json").exists()):
-        raise DataError(f"{folder}: a folder, but not one written by datasets' save_to_disk "
-                        f"(no dataset_dict.json or state.json); expected {FORMATS}")
+        raise DataError(
+            f"{folder}: a folder, but not one written by datasets' save_to_disk "
+            f"(no dataset_dict.json or state.json); expected {FORMATS}"
+        )
     import datasets
 
     try:
@@ -276,7 +288,9 @@ def _read_saved_dataset(folder: Path, part: str | None) -> Iterator[tuple[str, A
         splits = list(loaded)
         if part is None:
             if "train" not in loaded and len(splits) != 1:
-                raise DataError(f"{folder}: splits {splits} and none is 'train'; pick one as '{folder}::SPLIT'")
+                raise DataError(
+                    f"{folder}: splits {splits} and none is 'train'; pick one as '{folder}::SPLIT'"
+                )
             part = "train" if "train" in loaded else splits[0]
         if part not in loaded:
             raise DataError(f"{folder}: no split '{part}'; the splits are {splits}")
@@ -364,14 +378,17 @@ def _messages(value: Any, where: str) -> list[Message]:
     messages = []
     for number, message in enumerate(value):
         if not isinstance(message, dict):
-            raise DataError(f"{where}: message {number} must be an object with 'role' and 'content', "
-                            f"got {_kind(message)}")
+            raise DataError(
+                f"{where}: message {number} must be an object with 'role' and 'content', got {_kind(message)}"
+            )
         role, content = message.get("role"), message.get("content")
         if role not in ROLES:
             got = "no role" if role is None else f"role {role!r}"
             raise DataError(f"{where}: message {number} has {got}; expected one of {', '.join(ROLES)}")
         if not isinstance(content, str):
-            raise DataError(f"{where}: message {number} ('{role}') must have string 'content', got {_kind(content)}")
+            raise DataError(
+                f"{where}: message {number} ('{role}') must have string 'content', got {_kind(content)}"
+            )
         messages.append({"role": role, "content": content})
     return messages
 
@@ -384,7 +401,9 @@ def _conversation(value: Any, where: str) -> Conversation:
         raise DataError(f"{where} must be a string or a list of messages, got {_kind(value)}")
     messages = _messages(value, where)
     if messages[-1]["role"] != "user":
-        raise DataError(f"{where} must end with a user message, but the last message is from '{messages[-1]['role']}'")
+        raise DataError(
+            f"{where} must end with a user message, but the last message is from '{messages[-1]['role']}'"
+        )
     return messages
 
 
@@ -396,7 +415,9 @@ def _reply_messages(value: Any, where: str) -> list[Message] | None:
         raise DataError(f"{where} must be a string or a list of messages, got {_kind(value)}")
     messages = _messages(value, where)
     if messages[-1]["role"] != "assistant":
-        raise DataError(f"{where} must end with an assistant message, but the last message is from '{messages[-1]['role']}'")
+        raise DataError(
+            f"{where} must end with an assistant message, but the last message is from '{messages[-1]['role']}'"
+        )
     return messages
 
 
@@ -417,13 +438,17 @@ def _pair_texts(r: _Row) -> tuple[Conversation, str, str]:
     if r.has("prompt"):
         return _conversation(r.row[r.name("prompt")], r.where("prompt")), chosen, rejected
     if chosen_messages is None or rejected_messages is None or len(chosen_messages) < 2:
-        raise DataError(f"{r.location}: missing field '{r.name('prompt')}' (expected {expected}; it may be "
-                        f"left out only when '{r.name('chosen')}' and '{r.name('rejected')}' are whole "
-                        "conversations)")
+        raise DataError(
+            f"{r.location}: missing field '{r.name('prompt')}' (expected {expected}; it may be "
+            f"left out only when '{r.name('chosen')}' and '{r.name('rejected')}' are whole "
+            "conversations)"
+        )
     if chosen_messages[:-1] != rejected_messages[:-1]:
-        raise DataError(f"{r.location}: no '{r.name('prompt')}' field, and '{r.name('chosen')}' and "
-                        f"'{r.name('rejected')}' differ before their last message, so the prompt cannot be "
-                        f"split off; add a '{r.name('prompt')}' field")
+        raise DataError(
+            f"{r.location}: no '{r.name('prompt')}' field, and '{r.name('chosen')}' and "
+            f"'{r.name('rejected')}' differ before their last message, so the prompt cannot be "
+            f"split off; add a '{r.name('prompt')}' field"
+        )
     where = f"{r.location}: the conversation shared by '{r.name('chosen')}' and '{r.name('rejected')}'"
     return _conversation(chosen_messages[:-1], where), chosen, rejected
 
@@ -433,8 +458,9 @@ def _pair_texts(r: _Row) -> tuple[Conversation, str, str]:
 # ----------------------------------------------------------------------------------------------------
 
 
-def load_pairs(path: str | Path, *, limit: int | None = None,
-               fields: Mapping[str, str] | None = None) -> list[PreferencePair]:
+def load_pairs(
+    path: str | Path, *, limit: int | None = None, fields: Mapping[str, str] | None = None
+) -> list[PreferencePair]:
     """Load preference pairs. ``fields`` maps canonical names to the file's, e.g. {"prompt": "question"}."""
 
     _check_fields(fields, ("id", "prompt", "chosen", "rejected", "subset"))
@@ -442,19 +468,27 @@ def load_pairs(path: str | Path, *, limit: int | None = None,
     def build(location: str, row: dict) -> PreferencePair:
         r = _Row(location, row, fields)
         prompt, chosen, rejected = _pair_texts(r)
-        return PreferencePair(id=r.id(prompt, chosen, rejected), prompt=prompt, chosen=chosen,
-                              rejected=rejected, subset=r.text("subset", required=False),
-                              meta=r.rest("id", "prompt", "chosen", "rejected", "subset"))
+        return PreferencePair(
+            id=r.id(prompt, chosen, rejected),
+            prompt=prompt,
+            chosen=chosen,
+            rejected=rejected,
+            subset=r.text("subset", required=False),
+            meta=r.rest("id", "prompt", "chosen", "rejected", "subset"),
+        )
 
     pairs = _collect(path, limit, build, lambda pair: pair.id)
     same = sum(pair.chosen == pair.rejected for pair in pairs)
     if same:
-        log.warning("%s: %d of %d pairs have chosen == rejected; they carry no preference", path, same, len(pairs))
+        log.warning(
+            "%s: %d of %d pairs have chosen == rejected; they carry no preference", path, same, len(pairs)
+        )
     return pairs
 
 
-def load_prompts(path: str | Path, *, limit: int | None = None,
-                 fields: Mapping[str, str] | None = None) -> list[PromptRecord]:
+def load_prompts(
+    path: str | Path, *, limit: int | None = None, fields: Mapping[str, str] | None = None
+) -> list[PromptRecord]:
     """Load prompts for policy GRPO or refinement; ``answer`` may be a string or an integer in the file."""
 
     _check_fields(fields, ("id", "prompt", "reference", "answer"))
@@ -467,8 +501,13 @@ def load_prompts(path: str | Path, *, limit: int | None = None,
             if isinstance(answer, bool) or not isinstance(answer, str | int):
                 raise r.wrong("answer", "a string or an integer (the exact final answer)")
             answer = str(answer)
-        return PromptRecord(id=r.id(prompt), prompt=prompt, reference=r.text("reference", required=False),
-                            answer=answer, meta=r.rest("id", "prompt", "reference", "answer"))
+        return PromptRecord(
+            id=r.id(prompt),
+            prompt=prompt,
+            reference=r.text("reference", required=False),
+            answer=answer,
+            meta=r.rest("id", "prompt", "reference", "answer"),
+        )
 
     return _collect(path, limit, build, lambda record: record.id)
 
@@ -486,8 +525,10 @@ def load_traces(path: str | Path, *, limit: int | None = None) -> list[dict]:
             raise r.wrong("messages", "a list of messages")
         messages = _messages(value, r.where("messages"))
         if messages[-1]["role"] != "assistant":
-            raise DataError(f"{r.where('messages')} must end with the assistant's trace, "
-                            f"but the last message is from '{messages[-1]['role']}'")
+            raise DataError(
+                f"{r.where('messages')} must end with the assistant's trace, "
+                f"but the last message is from '{messages[-1]['role']}'"
+            )
         if not any(message["role"] == "user" for message in messages[:-1]):
             raise DataError(f"{r.where('messages')} has no user message before the assistant's trace")
         if r.has("id"):
@@ -517,9 +558,16 @@ def load_trace_sources(path: str | Path, *, limit: int | None = None) -> list[di
         pair_id = r.row.get("pair_id")
         if pair_id is not None and (isinstance(pair_id, bool) or not isinstance(pair_id, str | int)):
             raise r.wrong("pair_id", "a string, an integer or null")
-        return {**r.rest("id", "pair_id", "label", "prompt", "answer_a", "answer_b", "trace"),
-                "id": r.id(prompt, answer_a, answer_b, trace), "pair_id": None if pair_id is None else str(pair_id),
-                "label": label, "prompt": prompt, "answer_a": answer_a, "answer_b": answer_b, "trace": trace}
+        return {
+            **r.rest("id", "pair_id", "label", "prompt", "answer_a", "answer_b", "trace"),
+            "id": r.id(prompt, answer_a, answer_b, trace),
+            "pair_id": None if pair_id is None else str(pair_id),
+            "label": label,
+            "prompt": prompt,
+            "answer_a": answer_a,
+            "answer_b": answer_b,
+            "trace": trace,
+        }
 
     return _collect(path, limit, build, lambda row: row["id"])
 
@@ -528,11 +576,14 @@ def _check_fields(fields: Mapping[str, str] | None, known: tuple[str, ...]) -> N
     """A misspelt key in a recipe's ``fields`` would silently do nothing; refuse it instead."""
     for key in fields or {}:
         if key not in known:
-            raise ConfigError(f"fields: unknown field {key!r}; the fields that can be mapped are {', '.join(known)}")
+            raise ConfigError(
+                f"fields: unknown field {key!r}; the fields that can be mapped are {', '.join(known)}"
+            )
 
 
-def _collect(path: str | Path, limit: int | None, build: Callable[[str, dict], Any],
-             id_of: Callable[[Any], str | None]) -> list:
+def _collect(
+    path: str | Path, limit: int | None, build: Callable[[str, dict], Any], id_of: Callable[[Any], str | None]
+) -> list:
     """Build a record from each row, stop at ``limit``, and refuse duplicate ids (naming both rows)."""
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be None or at least 1, got {limit}")
@@ -544,9 +595,11 @@ def _collect(path: str | Path, limit: int | None, build: Callable[[str, dict], A
             record_id = id_of(record)
             if record_id is not None:
                 if record_id in first_seen:
-                    raise DataError(f"{location}: duplicate id '{record_id}', first used at "
-                                    f"{first_seen[record_id]}; ids must be unique (a hashed id repeats "
-                                    "when two rows are identical: remove one)")
+                    raise DataError(
+                        f"{location}: duplicate id '{record_id}', first used at "
+                        f"{first_seen[record_id]}; ids must be unique (a hashed id repeats "
+                        "when two rows are identical: remove one)"
+                    )
                 first_seen[record_id] = location
             records.append(record)
             if limit is not None and len(records) >= limit:
@@ -663,6 +716,8 @@ def _repair_last_line(handle: Any, path: Path) -> None:
         json.loads(last)
     except ValueError:
         handle.truncate(start)
-        log.warning("%s: dropped an incomplete last line (%d bytes) left by an interrupted write", path, end - start)
+        log.warning(
+            "%s: dropped an incomplete last line (%d bytes) left by an interrupted write", path, end - start
+        )
         return
     handle.write(b"\n")

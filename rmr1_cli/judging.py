@@ -324,7 +324,9 @@ class JudgeEngine:
         task_types = [r.task_type for r in recs if r.task_type]
         task_type = max(set(task_types), key=task_types.count) if task_types else None
         if not valid:
-            return PairResult(pair.id, pair.subset, None, "invalid", 0.0, None, 0, len(recs), task_type, tokens, recs)
+            return PairResult(
+                pair.id, pair.subset, None, "invalid", 0.0, None, 0, len(recs), task_type, tokens, recs
+            )
         p_chosen = sum(r.picked == "chosen" for r in valid) / len(valid)
         outcome = "chosen" if p_chosen > 0.5 else "rejected" if p_chosen < 0.5 else "tie"
         if self.spec.aggregation == "mean":
@@ -333,7 +335,17 @@ class JudgeEngine:
             score = {"chosen": 1.0, "tie": 0.5, "rejected": 0.0}[outcome]
         consistent = self._consistent(valid) if self.spec.both_orders else None
         return PairResult(
-            pair.id, pair.subset, p_chosen, outcome, score, consistent, len(valid), len(recs), task_type, tokens, recs
+            pair.id,
+            pair.subset,
+            p_chosen,
+            outcome,
+            score,
+            consistent,
+            len(valid),
+            len(recs),
+            task_type,
+            tokens,
+            recs,
         )
 
     @staticmethod

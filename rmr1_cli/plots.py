@@ -19,7 +19,9 @@ def _pyplot():
     return plt
 
 
-def plot_training_curves(history: Sequence[dict], keys: Sequence[str], out_png: str | Path, title: str) -> Path | None:
+def plot_training_curves(
+    history: Sequence[dict], keys: Sequence[str], out_png: str | Path, title: str
+) -> Path | None:
     """One panel per logged series in ``keys`` (those never logged are left out), against the step."""
     present = [k for k in keys if any(k in h for h in history)]
     if not present:

@@ -38,14 +38,19 @@ class JudgeReward:
         pairs = []
         for prompt, completion, ref in zip(prompts, completions, reference, strict=True):
             answer = completion_text(completion)
-            pairs.append(PreferencePair(id=stable_id(prompt, answer, ref), prompt=prompt, chosen=answer, rejected=ref))
+            pairs.append(
+                PreferencePair(id=stable_id(prompt, answer, ref), prompt=prompt, chosen=answer, rejected=ref)
+            )
         unique = list({p.id: p for p in pairs}.values())
         results = {r.pair_id: r for r in self.engine.judge(unique, description="judging rollouts")}
         scores = [swap_safe_win(results[p.id]) for p in pairs]
         log_metric = kwargs.get("log_metric")
         if log_metric is not None:
             valid = [r for r in results.values() if r.n_judgments]
-            log_metric("judge/invalid_rate", 1 - sum(r.n_valid for r in valid) / max(1, sum(r.n_judgments for r in valid)))
+            log_metric(
+                "judge/invalid_rate",
+                1 - sum(r.n_valid for r in valid) / max(1, sum(r.n_judgments for r in valid)),
+            )
             checked = [r for r in results.values() if r.consistent is not None]
             if checked:
                 log_metric("judge/swap_flip_rate", sum(not r.consistent for r in checked) / len(checked))

@@ -14,8 +14,10 @@ from rmr1_cli.console import grid_table
 # The figure worth showing per stage, as (label, key in metrics.json) in order of preference.
 HEADLINES = {
     "sft": [("loss first->last", ("loss_first", "loss_last"))],
-    "train-rm": [("held-out acc before->after", ("heldout_before.accuracy", "heldout_after.accuracy")),
-                 ("reward first->last", ("reward_first", "reward_last"))],
+    "train-rm": [
+        ("held-out acc before->after", ("heldout_before.accuracy", "heldout_after.accuracy")),
+        ("reward first->last", ("reward_first", "reward_last")),
+    ],
     "judge": [("accuracy", ("accuracy",)), ("valid rate", ("engine.valid_rate",))],
     "eval": [("accuracy", ("accuracy",)), ("headline", ("headline",))],
     "grpo": [("reward first->last", ("reward_first", "reward_last"))],
@@ -30,8 +32,15 @@ def collect(root: str | Path) -> list[dict]:
         info = json.loads(manifest.read_text())
         metrics_file = folder / "metrics.json"
         metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
-        runs.append({"folder": folder, "stage": info.get("stage", "?"), "started": info.get("started", ""),
-                     "seconds": info.get("seconds"), "metrics": metrics})
+        runs.append(
+            {
+                "folder": folder,
+                "stage": info.get("stage", "?"),
+                "started": info.get("started", ""),
+                "seconds": info.get("seconds"),
+                "metrics": metrics,
+            }
+        )
     return sorted(runs, key=lambda r: r["started"])
 
 

@@ -30,7 +30,9 @@ class ScalarScorer:
         import torch
 
         texts = [
-            self.tokenizer.apply_chat_template(as_messages(c) + [{"role": "assistant", "content": a}], tokenize=False)
+            self.tokenizer.apply_chat_template(
+                as_messages(c) + [{"role": "assistant", "content": a}], tokenize=False
+            )
             for c, a in items
         ]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
@@ -39,8 +41,12 @@ class ScalarScorer:
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             enc = self.tokenizer(
-                [texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_length,
-                add_special_tokens=False, return_tensors="pt",
+                [texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                add_special_tokens=False,
+                return_tensors="pt",
             ).to(device)
             with torch.inference_mode():
                 logits = self.model(**enc).logits[:, 0].float().tolist()
@@ -49,7 +55,9 @@ class ScalarScorer:
         return scores
 
 
-def score_pairs(spec: ModelSpec, pairs: Sequence[PreferencePair], *, batch_size: int = 8) -> list[tuple[float, float]]:
+def score_pairs(
+    spec: ModelSpec, pairs: Sequence[PreferencePair], *, batch_size: int = 8
+) -> list[tuple[float, float]]:
     """(score of chosen, score of rejected) for every pair."""
     scorer = ScalarScorer(spec, batch_size=batch_size)
     flat = scorer.score([(p.prompt, a) for p in pairs for a in (p.chosen, p.rejected)])

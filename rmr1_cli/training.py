@@ -79,7 +79,11 @@ def peft_config(lora: LoraSpec, *, task_type: str = "CAUSAL_LM"):
     if targets == ["all-linear"]:
         targets = "all-linear"
     return LoraConfig(
-        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets, task_type=task_type
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=targets,
+        task_type=task_type,
     )
 
 
@@ -111,7 +115,9 @@ def history_metrics(trainer) -> tuple[list[dict], dict[str, Any]]:
         for key, value in entry.items():
             if isinstance(value, (int, float)) and key not in ("step", "epoch"):
                 series.setdefault(key, []).append(float(value))
-    summary = {f"{k}_first": v[0] for k, v in series.items()} | {f"{k}_last": v[-1] for k, v in series.items()}
+    summary = {f"{k}_first": v[0] for k, v in series.items()} | {
+        f"{k}_last": v[-1] for k, v in series.items()
+    }
     summary["global_step"] = trainer.state.global_step
     return history, summary
 

@@ -34,8 +34,14 @@ SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
 ROWS = [
     {"id": "p1", "prompt": "What is 2 + 2?", "chosen": "4", "rejected": "5", "subset": "math"},
-    {"id": "p2", "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}],
-     "chosen": "Hello!", "rejected": "Go away.", "subset": "chat", "source": "hand"},
+    {
+        "id": "p2",
+        "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}],
+        "chosen": "Hello!",
+        "rejected": "Go away.",
+        "subset": "chat",
+        "source": "hand",
+    },
     {"id": "p3", "prompt": "Name a prime.", "chosen": "7", "rejected": "9", "subset": "math"},
 ]
 
@@ -67,21 +73,33 @@ def saved_formats(tmp_path_factory) -> dict[str, str]:
     dataset.to_parquet(str(folder / "pairs.parquet"))
     dataset.save_to_disk(str(folder / "saved"))
     datasets.DatasetDict({"train": dataset, "test": dataset.select([0])}).save_to_disk(str(folder / "dict"))
-    return {"jsonl": str(jsonl), "json list": str(folder / "list.json"), "json dict": str(folder / "dict.json"),
-            "parquet": str(folder / "pairs.parquet"), "saved dataset": str(folder / "saved"),
-            "saved DatasetDict": str(folder / "dict")}
+    return {
+        "jsonl": str(jsonl),
+        "json list": str(folder / "list.json"),
+        "json dict": str(folder / "dict.json"),
+        "parquet": str(folder / "pairs.parquet"),
+        "saved dataset": str(folder / "saved"),
+        "saved DatasetDict": str(folder / "dict"),
+    }
 
 
-@pytest.mark.parametrize("kind", ["jsonl", "json list", "json dict", "parquet", "saved dataset",
-                                  "saved DatasetDict"])
+@pytest.mark.parametrize(
+    "kind", ["jsonl", "json list", "json dict", "parquet", "saved dataset", "saved DatasetDict"]
+)
 def test_every_format_gives_the_same_pairs(saved_formats, kind):
     assert load_pairs(saved_formats[kind]) == load_pairs(saved_formats["jsonl"])
 
 
 def test_loaded_pair_keeps_types_and_extra_columns(saved_formats):
     pairs = load_pairs(saved_formats["jsonl"])
-    assert pairs[1] == PreferencePair(id="p2", prompt=ROWS[1]["prompt"], chosen="Hello!", rejected="Go away.",
-                                      subset="chat", meta={"source": "hand"})
+    assert pairs[1] == PreferencePair(
+        id="p2",
+        prompt=ROWS[1]["prompt"],
+        chosen="Hello!",
+        rejected="Go away.",
+        subset="chat",
+        meta={"source": "hand"},
+    )
     assert pairs[0].meta == {}
 
 
@@ -89,7 +107,9 @@ def test_split_suffix_picks_a_split_and_locations_name_it(saved_formats):
     folder = saved_formats["saved DatasetDict"]
     assert [p.id for p in load_pairs(f"{folder}::test")] == ["p1"]
     assert [loc for loc, _ in read_rows(f"{folder}::test")] == [f"{folder}::test:row 0"]
-    with pytest.raises(DataError, match=re.escape(f"{folder}: no split 'dev'; the splits are ['train', 'test']")):
+    with pytest.raises(
+        DataError, match=re.escape(f"{folder}: no split 'dev'; the splits are ['train', 'test']")
+    ):
         load_pairs(f"{folder}::dev")
 
 
@@ -97,8 +117,13 @@ def test_parquet_with_message_structs(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [{"prompt": [{"role": "user", "content": "Hi"}], "chosen": [{"role": "assistant", "content": "Hello"}],
-             "rejected": [{"role": "assistant", "content": "No"}]}]
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": "Hi"}],
+            "chosen": [{"role": "assistant", "content": "Hello"}],
+            "rejected": [{"role": "assistant", "content": "No"}],
+        }
+    ]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "t.parquet")
     (pair,) = load_pairs(tmp_path / "t.parquet")
     assert (pair.prompt, pair.chosen, pair.rejected) == ([{"role": "user", "content": "Hi"}], "Hello", "No")
@@ -111,13 +136,23 @@ def test_locations_per_format(saved_formats):
 
 
 def test_limit_and_fields(tmp_path):
-    path = rows_jsonl(tmp_path / "x.jsonl", [{"question": "Q?", "good": "yes", "bad": "no", "id": 7}] * 1
-                      + [{"question": "R?", "good": "a", "bad": "b", "id": 8}])
+    path = rows_jsonl(
+        tmp_path / "x.jsonl",
+        [{"question": "Q?", "good": "yes", "bad": "no", "id": 7}] * 1
+        + [{"question": "R?", "good": "a", "bad": "b", "id": 8}],
+    )
     pairs = load_pairs(path, fields={"prompt": "question", "chosen": "good", "rejected": "bad"})
     assert [(p.id, p.prompt, p.chosen, p.rejected, p.meta) for p in pairs] == [
-        ("7", "Q?", "yes", "no", {}), ("8", "R?", "a", "b", {})]
-    assert len(load_pairs(path, limit=1, fields={"prompt": "question", "chosen": "good", "rejected": "bad"})) == 1
-    with pytest.raises(ConfigError, match="fields: unknown field 'promt'; the fields that can be mapped are id,"):
+        ("7", "Q?", "yes", "no", {}),
+        ("8", "R?", "a", "b", {}),
+    ]
+    assert (
+        len(load_pairs(path, limit=1, fields={"prompt": "question", "chosen": "good", "rejected": "bad"}))
+        == 1
+    )
+    with pytest.raises(
+        ConfigError, match="fields: unknown field 'promt'; the fields that can be mapped are id,"
+    ):
         load_pairs(path, fields={"promt": "question"})
 
 
@@ -137,34 +172,66 @@ USER = {"role": "user", "content": "Capital of France?"}
 
 
 def test_explicit_prompt_with_assistant_message_lists(tmp_path):
-    path = rows_jsonl(tmp_path / "x.jsonl", [{"prompt": [USER], "chosen": [{"role": "assistant", "content": "Paris"}],
-                                              "rejected": [{"role": "assistant", "content": "Lyon"}]}])
+    path = rows_jsonl(
+        tmp_path / "x.jsonl",
+        [
+            {
+                "prompt": [USER],
+                "chosen": [{"role": "assistant", "content": "Paris"}],
+                "rejected": [{"role": "assistant", "content": "Lyon"}],
+            }
+        ],
+    )
     (pair,) = load_pairs(path)
     assert (pair.prompt, pair.chosen, pair.rejected) == ([USER], "Paris", "Lyon")
 
 
 def test_implicit_prompt_is_split_off_the_shared_conversation(tmp_path):
     history = [USER, {"role": "assistant", "content": "Paris."}, {"role": "user", "content": "And Italy?"}]
-    path = rows_jsonl(tmp_path / "x.jsonl", [{"chosen": history + [{"role": "assistant", "content": "Rome"}],
-                                              "rejected": history + [{"role": "assistant", "content": "Milan"}]}])
+    path = rows_jsonl(
+        tmp_path / "x.jsonl",
+        [
+            {
+                "chosen": history + [{"role": "assistant", "content": "Rome"}],
+                "rejected": history + [{"role": "assistant", "content": "Milan"}],
+            }
+        ],
+    )
     (pair,) = load_pairs(path)
     assert (pair.prompt, pair.chosen, pair.rejected) == (history, "Rome", "Milan")
 
 
 def test_string_prompt_with_whole_conversations_takes_the_last_reply(tmp_path):
-    path = rows_jsonl(tmp_path / "x.jsonl", [{"prompt": "Capital of France?",
-                                              "chosen": [USER, {"role": "assistant", "content": "Paris"}],
-                                              "rejected": [USER, {"role": "assistant", "content": "Lyon"}]}])
+    path = rows_jsonl(
+        tmp_path / "x.jsonl",
+        [
+            {
+                "prompt": "Capital of France?",
+                "chosen": [USER, {"role": "assistant", "content": "Paris"}],
+                "rejected": [USER, {"role": "assistant", "content": "Lyon"}],
+            }
+        ],
+    )
     (pair,) = load_pairs(path)
     assert (pair.prompt, pair.chosen, pair.rejected) == ("Capital of France?", "Paris", "Lyon")
 
 
 def test_implicit_prompt_with_different_histories_is_refused(tmp_path):
-    path = rows_jsonl(tmp_path / "x.jsonl", [{"chosen": [USER, {"role": "assistant", "content": "Paris"}],
-                                              "rejected": [{"role": "user", "content": "Other?"},
-                                                           {"role": "assistant", "content": "Lyon"}]}])
-    with pytest.raises(DataError, match=re.escape(f"{path}:1: no 'prompt' field, and 'chosen' and 'rejected' "
-                                                  "differ before their last message")):
+    path = rows_jsonl(
+        tmp_path / "x.jsonl",
+        [
+            {
+                "chosen": [USER, {"role": "assistant", "content": "Paris"}],
+                "rejected": [{"role": "user", "content": "Other?"}, {"role": "assistant", "content": "Lyon"}],
+            }
+        ],
+    )
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            f"{path}:1: no 'prompt' field, and 'chosen' and 'rejected' differ before their last message"
+        ),
+    ):
         load_pairs(path)
 
 
@@ -175,35 +242,69 @@ def test_implicit_prompt_with_different_histories_is_refused(tmp_path):
 GOOD = '{"prompt": "Q?", "chosen": "a", "rejected": "b"}'
 
 
-@pytest.mark.parametrize(("lines", "message"), [
-    ([GOOD, '{"prompt": "Q?" "chosen": "a"}'], "x.jsonl:2: not valid JSON (Expecting ',' delimiter at column 17)"),
-    (['{"prompt": "Q?", "chosen": "a"}'], "x.jsonl:1: missing field 'rejected' (expected a string or a list of messages)"),
-    (['{"prompt": "Q?", "chosen": 3, "rejected": "b"}'],
-     "x.jsonl:1: field 'chosen' must be a string or a list of messages, got int"),
-    (['{"prompt": 5, "chosen": "a", "rejected": "b"}'],
-     "x.jsonl:1: field 'prompt' must be a string or a list of messages, got int"),
-    (['{"prompt": [{"role": "bot", "content": "hi"}], "chosen": "a", "rejected": "b"}'],
-     "x.jsonl:1: field 'prompt': message 0 has role 'bot'; expected one of system, user, assistant, tool"),
-    (['{"prompt": [{"content": "hi"}], "chosen": "a", "rejected": "b"}'],
-     "x.jsonl:1: field 'prompt': message 0 has no role"),
-    (['{"prompt": [{"role": "user"}], "chosen": "a", "rejected": "b"}'],
-     "x.jsonl:1: field 'prompt': message 0 ('user') must have string 'content', got null"),
-    (['{"prompt": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}], '
-      '"chosen": "a", "rejected": "b"}'],
-     "x.jsonl:1: field 'prompt' must end with a user message, but the last message is from 'assistant'"),
-    (['{"prompt": "Q?", "chosen": [{"role": "user", "content": "a"}], "rejected": "b"}'],
-     "x.jsonl:1: field 'chosen' must end with an assistant message, but the last message is from 'user'"),
-    (['{"prompt": "Q?", "chosen": "a", "rejected": "b", "subset": 1}'],
-     "x.jsonl:1: field 'subset' must be a string, got int"),
-    (['{"id": true, "prompt": "Q?", "chosen": "a", "rejected": "b"}'],
-     "x.jsonl:1: field 'id' must be a non-empty string or an integer, got bool"),
-    (['{"id": "a", "prompt": "Q?", "chosen": "a", "rejected": "b"}', GOOD,
-      '{"id": "a", "prompt": "R?", "chosen": "a", "rejected": "b"}'],
-     "x.jsonl:3: duplicate id 'a', first used at {path}:1"),
-    ([GOOD, GOOD], "x.jsonl:2: duplicate id '"),
-    (["[1, 2]"], "x.jsonl:1: expected an object (one row), got list"),
-    (["", "  "], "x.jsonl: no rows (the file is empty)"),
-])
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            [GOOD, '{"prompt": "Q?" "chosen": "a"}'],
+            "x.jsonl:2: not valid JSON (Expecting ',' delimiter at column 17)",
+        ),
+        (
+            ['{"prompt": "Q?", "chosen": "a"}'],
+            "x.jsonl:1: missing field 'rejected' (expected a string or a list of messages)",
+        ),
+        (
+            ['{"prompt": "Q?", "chosen": 3, "rejected": "b"}'],
+            "x.jsonl:1: field 'chosen' must be a string or a list of messages, got int",
+        ),
+        (
+            ['{"prompt": 5, "chosen": "a", "rejected": "b"}'],
+            "x.jsonl:1: field 'prompt' must be a string or a list of messages, got int",
+        ),
+        (
+            ['{"prompt": [{"role": "bot", "content": "hi"}], "chosen": "a", "rejected": "b"}'],
+            "x.jsonl:1: field 'prompt': message 0 has role 'bot'; expected one of system, user, assistant, tool",
+        ),
+        (
+            ['{"prompt": [{"content": "hi"}], "chosen": "a", "rejected": "b"}'],
+            "x.jsonl:1: field 'prompt': message 0 has no role",
+        ),
+        (
+            ['{"prompt": [{"role": "user"}], "chosen": "a", "rejected": "b"}'],
+            "x.jsonl:1: field 'prompt': message 0 ('user') must have string 'content', got null",
+        ),
+        (
+            [
+                '{"prompt": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}], '
+                '"chosen": "a", "rejected": "b"}'
+            ],
+            "x.jsonl:1: field 'prompt' must end with a user message, but the last message is from 'assistant'",
+        ),
+        (
+            ['{"prompt": "Q?", "chosen": [{"role": "user", "content": "a"}], "rejected": "b"}'],
+            "x.jsonl:1: field 'chosen' must end with an assistant message, but the last message is from 'user'",
+        ),
+        (
+            ['{"prompt": "Q?", "chosen": "a", "rejected": "b", "subset": 1}'],
+            "x.jsonl:1: field 'subset' must be a string, got int",
+        ),
+        (
+            ['{"id": true, "prompt": "Q?", "chosen": "a", "rejected": "b"}'],
+            "x.jsonl:1: field 'id' must be a non-empty string or an integer, got bool",
+        ),
+        (
+            [
+                '{"id": "a", "prompt": "Q?", "chosen": "a", "rejected": "b"}',
+                GOOD,
+                '{"id": "a", "prompt": "R?", "chosen": "a", "rejected": "b"}',
+            ],
+            "x.jsonl:3: duplicate id 'a', first used at {path}:1",
+        ),
+        ([GOOD, GOOD], "x.jsonl:2: duplicate id '"),
+        (["[1, 2]"], "x.jsonl:1: expected an object (one row), got list"),
+        (["", "  "], "x.jsonl: no rows (the file is empty)"),
+    ],
+)
 def test_bad_pairs_name_the_place_and_the_field(tmp_path, lines, message):
     path = write_lines(tmp_path / "x.jsonl", *lines)
     with pytest.raises(DataError) as caught:
@@ -214,8 +315,10 @@ def test_bad_pairs_name_the_place_and_the_field(tmp_path, lines, message):
 
 def test_mapped_field_is_named_by_the_files_own_name(tmp_path):
     path = write_lines(tmp_path / "x.jsonl", '{"question": "Q?", "response_a": 1, "response_b": "b"}')
-    with pytest.raises(DataError, match=re.escape(f"{path}:1: field 'response_a' must be a string or a list of "
-                                                  "messages, got int")):
+    with pytest.raises(
+        DataError,
+        match=re.escape(f"{path}:1: field 'response_a' must be a string or a list of messages, got int"),
+    ):
         load_pairs(path, fields={"prompt": "question", "chosen": "response_a", "rejected": "response_b"})
 
 
@@ -232,8 +335,10 @@ def test_bad_files(tmp_path):
     with pytest.raises(DataError, match=re.escape("the object holds 2 lists ['train', 'test']; pick one as")):
         load_pairs(tmp_path / "two.json")
     (tmp_path / "bad.json").write_text('[\n{"a": 1},\n{"a" 2}\n]')
-    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'bad.json'}:3: not valid JSON (Expecting ':' "
-                                                  "delimiter at column 6)")):
+    with pytest.raises(
+        DataError,
+        match=re.escape(f"{tmp_path / 'bad.json'}:3: not valid JSON (Expecting ':' delimiter at column 6)"),
+    ):
         load_pairs(tmp_path / "bad.json")
     (tmp_path / "row.json").write_text(json.dumps([{"prompt": "Q?", "chosen": 1, "rejected": "b"}]))
     with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'row.json'}:row 0: field 'chosen' must be")):
@@ -261,32 +366,46 @@ def test_hashed_ids_are_stable(tmp_path):
 def test_to_row_round_trips(tmp_path):
     pairs = load_pairs(rows_jsonl(tmp_path / "x.jsonl", ROWS))
     assert load_pairs(write_jsonl(tmp_path / "y.jsonl", (p.to_row() for p in pairs))) == pairs
-    records = [PromptRecord(id="a", prompt="Q?", answer="4", meta={"subset": "math"}), PromptRecord(id="b", prompt="R?")]
+    records = [
+        PromptRecord(id="a", prompt="Q?", answer="4", meta={"subset": "math"}),
+        PromptRecord(id="b", prompt="R?"),
+    ]
     assert load_prompts(write_jsonl(tmp_path / "p.jsonl", (r.to_row() for r in records))) == records
 
 
 def test_prompts(tmp_path):
-    path = write_lines(tmp_path / "p.jsonl", '{"prompt": "2+2?", "answer": 4}', '{"prompt": "Hi", "answer": 1.5}')
-    with pytest.raises(DataError, match=re.escape(f"{path}:2: field 'answer' must be a string or an integer")):
+    path = write_lines(
+        tmp_path / "p.jsonl", '{"prompt": "2+2?", "answer": 4}', '{"prompt": "Hi", "answer": 1.5}'
+    )
+    with pytest.raises(
+        DataError, match=re.escape(f"{path}:2: field 'answer' must be a string or an integer")
+    ):
         load_prompts(path)
     (record,) = load_prompts(path, limit=1)
     assert (record.answer, record.reference, record.id) == ("4", None, stable_id("2+2?"))
 
 
 def test_traces(tmp_path):
-    good = {"id": 1, "messages": [{"role": "user", "content": "Judge."}, {"role": "assistant", "content": "[[A]]"}]}
+    good = {
+        "id": 1,
+        "messages": [{"role": "user", "content": "Judge."}, {"role": "assistant", "content": "[[A]]"}],
+    }
     path = rows_jsonl(tmp_path / "t.jsonl", [good])
     assert load_traces(path) == [good]
     bad = rows_jsonl(tmp_path / "b.jsonl", [{"messages": [{"role": "user", "content": "Judge."}]}])
-    with pytest.raises(DataError, match=re.escape(f"{bad}:1: field 'messages' must end with the assistant's trace")):
+    with pytest.raises(
+        DataError, match=re.escape(f"{bad}:1: field 'messages' must end with the assistant's trace")
+    ):
         load_traces(bad)
 
 
 def test_trace_source_label_must_be_a_slot(tmp_path):
     row = {"id": "t", "label": "a", "prompt": "Q?", "answer_a": "x", "answer_b": "y", "trace": "..."}
     path = rows_jsonl(tmp_path / "t.jsonl", [row])
-    with pytest.raises(DataError, match=re.escape(f'{path}:1: field \'label\' must be "A" or "B" (the better '
-                                                  "slot), got 'a'")):
+    with pytest.raises(
+        DataError,
+        match=re.escape(f"{path}:1: field 'label' must be \"A\" or \"B\" (the better slot), got 'a'"),
+    ):
         load_trace_sources(path)
 
 
@@ -355,7 +474,8 @@ def test_sample_traces_match_their_pairs_and_labels():
     traces = load_trace_sources(SAMPLES / "traces_source.jsonl")
     assert sorted(t["pair_id"] for t in traces) == sorted(pairs)
     assert Counter((pairs[t["pair_id"]].subset, t["label"]) for t in traces) == {
-        (subset, label): 6 for subset in ("chat", "safety", "math", "code") for label in "AB"}
+        (subset, label): 6 for subset in ("chat", "safety", "math", "code") for label in "AB"
+    }
     for t in traces:
         pair = pairs[t["pair_id"]]
         better = t["answer_a"] if t["label"] == "A" else t["answer_b"]

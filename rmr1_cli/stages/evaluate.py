@@ -29,7 +29,11 @@ def run(recipe: EvalRecipe) -> Path:
     run_dir.record_input("benchmark", recipe.benchmark.path)
 
     engine = build_engine(
-        recipe.model, recipe.generation, recipe.judge, cache_path=run_dir.path / "judgments.jsonl", seed=recipe.seed
+        recipe.model,
+        recipe.generation,
+        recipe.judge,
+        cache_path=run_dir.path / "judgments.jsonl",
+        seed=recipe.seed,
     )
     results = engine.judge(pairs, description="evaluating")
     data.write_jsonl(run_dir.path / "results.jsonl", (r.to_row() for r in results))

@@ -23,7 +23,11 @@ def run(recipe: JudgeRecipe) -> Path:
     run_dir.record_input("pairs_file", recipe.pairs_file)
 
     engine = build_engine(
-        recipe.model, recipe.generation, recipe.judge, cache_path=run_dir.path / "judgments.jsonl", seed=recipe.seed
+        recipe.model,
+        recipe.generation,
+        recipe.judge,
+        cache_path=run_dir.path / "judgments.jsonl",
+        seed=recipe.seed,
     )
     results = engine.judge(pairs)
     data.write_jsonl(run_dir.path / "results.jsonl", (r.to_row() for r in results))

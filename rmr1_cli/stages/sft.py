@@ -71,9 +71,13 @@ def run(recipe: SFTRecipe) -> Path:
     )
     rows, n_over = apply_length_policy(rows, tokenizer, args.max_length, recipe.over_length)
     if not rows:
-        raise DataError(f"{recipe.train_file}: every trace is longer than trainer.max_length={args.max_length}")
+        raise DataError(
+            f"{recipe.train_file}: every trace is longer than trainer.max_length={args.max_length}"
+        )
     if n_over:
-        console.print(f"{n_over} traces exceed max_length={args.max_length}: {recipe.over_length}ped", style="yellow")
+        console.print(
+            f"{n_over} traces exceed max_length={args.max_length}: {recipe.over_length}ped", style="yellow"
+        )
 
     trainer = SFTTrainer(
         model=recipe.model.name_or_path,
@@ -88,15 +92,26 @@ def run(recipe: SFTRecipe) -> Path:
 
     history, summary = training.history_metrics(trainer)
     training.write_history(history, run_dir.path)
-    plot = plot_training_curves(history, ["loss", "eval_loss", "mean_token_accuracy", "learning_rate"],
-                                run_dir.path / "loss.png", "rmr1 sft")
-    metrics = summary | {"examples": len(rows), "over_length": n_over, "over_length_policy": recipe.over_length}
-    summary_table("rmr1 sft", {
+    plot = plot_training_curves(
+        history,
+        ["loss", "eval_loss", "mean_token_accuracy", "learning_rate"],
+        run_dir.path / "loss.png",
+        "rmr1 sft",
+    )
+    metrics = summary | {
         "examples": len(rows),
-        f"over max_length ({recipe.over_length})": n_over,
-        "steps": summary["global_step"],
-        "loss first -> last": f"{summary.get('loss_first', float('nan')):.4f} -> {summary.get('loss_last', float('nan')):.4f}",
-        "model": model_dir,
-        "curves": plot,
-    })
+        "over_length": n_over,
+        "over_length_policy": recipe.over_length,
+    }
+    summary_table(
+        "rmr1 sft",
+        {
+            "examples": len(rows),
+            f"over max_length ({recipe.over_length})": n_over,
+            "steps": summary["global_step"],
+            "loss first -> last": f"{summary.get('loss_first', float('nan')):.4f} -> {summary.get('loss_last', float('nan')):.4f}",
+            "model": model_dir,
+            "curves": plot,
+        },
+    )
     return run_dir.finish(metrics)

@@ -22,8 +22,17 @@ from rmr1_cli.data import PreferencePair
 from rmr1_cli.errors import DataError
 from rmr1_cli.plots import plot_training_curves
 
-CURVES = ["reward", "rewards/verdict_reward/mean", "verdict_reward/invalid_rate", "completions/mean_length",
-          "loss", "accuracy", "margin", "eval_accuracy", "kl"]
+CURVES = [
+    "reward",
+    "rewards/verdict_reward/mean",
+    "verdict_reward/invalid_rate",
+    "completions/mean_length",
+    "loss",
+    "accuracy",
+    "margin",
+    "eval_accuracy",
+    "kl",
+]
 
 
 def verdict_rows(pairs: list[PreferencePair], template, *, both_orders: bool, seed: int) -> list[dict]:
@@ -77,10 +86,18 @@ def run(recipe: TrainRMRecipe) -> Path:
 
     history, summary = training.history_metrics(trainer)
     training.write_history(history, run_dir.path)
-    plot = plot_training_curves(history, CURVES, run_dir.path / "curves.png", f"rmr1 train-rm ({recipe.method})")
+    plot = plot_training_curves(
+        history, CURVES, run_dir.path / "curves.png", f"rmr1 train-rm ({recipe.method})"
+    )
     metrics = summary | extra | {"method": recipe.method, "heldout_before": before, "heldout_after": after}
-    table = {"method": recipe.method, "pairs": len(pairs), **{k: v for k, v in extra.items()},
-             "steps": summary["global_step"], "model": model_dir, "curves": plot}
+    table = {
+        "method": recipe.method,
+        "pairs": len(pairs),
+        **{k: v for k, v in extra.items()},
+        "steps": summary["global_step"],
+        "model": model_dir,
+        "curves": plot,
+    }
     if before is not None and after is not None:
         table["held-out accuracy before -> after"] = f"{before['accuracy']:.3f} -> {after['accuracy']:.3f}"
     summary_table("rmr1 train-rm", table)
@@ -99,10 +116,14 @@ def _train_reasoning(recipe: TrainRMRecipe, pairs: list[PreferencePair]):
     rows = verdict_rows(pairs, template, both_orders=recipe.both_orders, seed=recipe.seed)
     rows, dropped = drop_long_prompts(rows, tokenizer, recipe.max_prompt_length)
     if not rows:
-        raise DataError(f"{recipe.train_file}: every prompt is longer than max_prompt_length={recipe.max_prompt_length}")
+        raise DataError(
+            f"{recipe.train_file}: every prompt is longer than max_prompt_length={recipe.max_prompt_length}"
+        )
     if dropped:
-        console.print(f"dropped {dropped} prompts longer than max_prompt_length={recipe.max_prompt_length}",
-                      style="yellow")
+        console.print(
+            f"dropped {dropped} prompts longer than max_prompt_length={recipe.max_prompt_length}",
+            style="yellow",
+        )
     reward_funcs = [rewards.verdict_reward]
     fixed = {"model_init_kwargs": training.model_init_kwargs(recipe.model)}
     if recipe.format_reward_weight > 0:
@@ -119,7 +140,11 @@ def _train_reasoning(recipe: TrainRMRecipe, pairs: list[PreferencePair]):
     )
     trainer.train()
     labels = [r["label"] for r in rows]
-    return trainer, {"rows": len(rows), "dropped_too_long": dropped, "label_share_A": labels.count("A") / len(labels)}
+    return trainer, {
+        "rows": len(rows),
+        "dropped_too_long": dropped,
+        "label_share_A": labels.count("A") / len(labels),
+    }
 
 
 def _train_scalar(recipe: TrainRMRecipe, pairs: list[PreferencePair]):
@@ -152,7 +177,9 @@ def _train_scalar(recipe: TrainRMRecipe, pairs: list[PreferencePair]):
     return trainer, {"rows": len(rows)}
 
 
-def heldout_accuracy(recipe: TrainRMRecipe, model: config.ModelSpec, pairs: list[PreferencePair], tag: str) -> dict:
+def heldout_accuracy(
+    recipe: TrainRMRecipe, model: config.ModelSpec, pairs: list[PreferencePair], tag: str
+) -> dict:
     """Verdict accuracy on held-out pairs: the judge engine for a reasoning RM, scores for a scalar one."""
     if recipe.method == "scalar":
         from rmr1_cli.scoring import score_pairs
@@ -163,8 +190,13 @@ def heldout_accuracy(recipe: TrainRMRecipe, model: config.ModelSpec, pairs: list
     from rmr1_cli.judging import build_engine
     from rmr1_cli.stages.judge import judge_metrics
 
-    engine = build_engine(model, recipe.generation, config.JudgeSpec(template=recipe.template),
-                          cache_path=None, seed=recipe.seed)
+    engine = build_engine(
+        model,
+        recipe.generation,
+        config.JudgeSpec(template=recipe.template),
+        cache_path=None,
+        seed=recipe.seed,
+    )
     results = engine.judge(pairs, description=f"held-out eval ({tag})")
     engine.generator.close()
     stats = engine.stats.as_dict()
