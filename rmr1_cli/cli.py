@@ -34,6 +34,8 @@ def _run_stage(stage: str, recipe_cls: str, recipe: Path | None, overrides: list
     from rmr1_cli.errors import Rmr1Error
 
     setup_logging(verbose)
+    if recipe is not None and "=" in str(recipe) and not recipe.exists():  # `rmr1 judge key=value ...`
+        overrides, recipe = [str(recipe), *(overrides or [])], None
     try:
         from rmr1_cli import config
 
