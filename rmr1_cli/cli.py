@@ -71,6 +71,12 @@ def grpo(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: Verb
     _run_stage("grpo", "GRPORecipe", recipe, overrides, verbose)
 
 
+@app.command("policy-eval")
+def policy_eval(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
+    """Compare a trained policy with its initial one on held-out prompts (judged in both orders)."""
+    _run_stage("policy_eval", "PolicyEvalRecipe", recipe, overrides, verbose)
+
+
 @app.command("eval")
 def evaluate(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
     """Evaluate a reward model on a benchmark with its official scoring rules."""

@@ -229,6 +229,42 @@ class RewardSpec:
     generation: GenerationSpec = field(default_factory=GenerationSpec)
     judge: JudgeSpec = field(default_factory=JudgeSpec)
     verifiable_weight: float = 0.0
+    # -- added for issue 6: weights of the reward sources (their weighted sum is the GRPO reward) --
+    judge_weight: float = 1.0  # 0 turns the generative judge off
+    round_robin_score: Literal["win_rate", "bradley_terry"] = "win_rate"
+    baseline_model: ModelSpec = field(default_factory=ModelSpec)  # reference=baseline; empty: the initial policy
+    scalar_model: ModelSpec = field(default_factory=ModelSpec)  # a sequence-classifier RM (scoring.py)
+    scalar_weight: float = 0.0
+    samples_per_step: int = 2  # rollouts per step written to samples.jsonl with the judge's verdicts
+
+
+@dataclass(frozen=True)
+class JudgeSetup:
+    """One judge as a unit: its weights, how it generates and how it is asked (empty model: no judge)."""
+
+    model: ModelSpec = field(default_factory=ModelSpec)
+    generation: GenerationSpec = field(default_factory=GenerationSpec)
+    judge: JudgeSpec = field(default_factory=JudgeSpec)
+
+
+@dataclass(frozen=True)
+class PolicyEvalRecipe:
+    """A trained policy against its initial one on held-out prompts (``rmr1 policy-eval``).
+
+    Both policies answer every prompt greedily (``generation``); each judge compares the two answers in
+    both A/B orders, a win counting only when it survives the swap; prompts with an ``answer`` also get
+    verifiable accuracy.
+    """
+
+    output_dir: str = "runs/policy-eval"
+    seed: int = 0
+    policy: ModelSpec = field(default_factory=ModelSpec)  # the trained policy
+    baseline: ModelSpec = field(default_factory=ModelSpec)  # the initial policy
+    prompts_file: str = "data/samples/prompts.jsonl"
+    limit: int | None = None
+    generation: GenerationSpec = field(default_factory=lambda: GenerationSpec(max_new_tokens=256))
+    judge: JudgeSetup = field(default_factory=JudgeSetup)
+    second_judge: JudgeSetup = field(default_factory=JudgeSetup)
 
 
 @dataclass(frozen=True)
@@ -245,6 +281,9 @@ class GRPORecipe:
     max_prompt_length: int = 1024
     reward: RewardSpec = field(default_factory=RewardSpec)
     trainer: dict[str, Any] = field(default_factory=lambda: dict(POLICY_GRPO_DEFAULTS))
+    # -- added for issue 6: policy evaluation after training (when eval_prompts_file is set) --
+    eval_limit: int | None = None
+    eval_second_judge: JudgeSetup = field(default_factory=JudgeSetup)  # besides the reward's judge
 
 
 # --------------------------------------------------------------------------------------------------

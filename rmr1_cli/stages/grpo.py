@@ -1,17 +1,22 @@
-"""``rmr1 grpo``: train a policy with trl's GRPOTrainer, a generative RM giving the reward.
+"""``rmr1 grpo``: train a policy with trl's GRPOTrainer, a reasoning RM (and optionally a scalar RM and a
+verifiable answer check) giving the reward.
 
-Each rollout is judged against the prompt's reference answer in both A/B orders; a win counts only
-when it survives the swap (``policy_reward``). Outputs in ``output_dir``: model/, train_log.jsonl,
-curves.png, metrics.json, and judgments.jsonl (every judgment the reward asked for).
+The judge's comparisons become one scalar per rollout through the recipe's adapter (``policy_reward``);
+a win counts only when it survives the A/B swap. Outputs in ``output_dir``: model/, train_log.jsonl,
+curves.png, diagnostics.png (reward-hacking diagnostics per step), samples.jsonl (sampled rollouts
+with the judge's verdicts), judgments.jsonl (the judgment cache), baseline_answers.jsonl (with
+``reward.reference: baseline``), metrics.json, and policy-eval/ when ``eval_prompts_file`` is set.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 from rmr1_cli import data, training
 from rmr1_cli.artifacts import RunDir
-from rmr1_cli.config import GRPORecipe
+from rmr1_cli.config import GenerationSpec, GRPORecipe, JudgeSetup, PolicyEvalRecipe
 from rmr1_cli.console import console, summary_table
 from rmr1_cli.errors import ConfigError, DataError
 from rmr1_cli.plots import plot_training_curves
@@ -19,11 +24,20 @@ from rmr1_cli.plots import plot_training_curves
 CURVES = [
     "reward",
     "rewards/judge_reward/mean",
-    "judge/invalid_rate",
-    "judge/swap_flip_rate",
+    "rewards/scalar_reward/mean",
+    "rewards/verifiable_reward/mean",
     "completions/mean_length",
     "loss",
     "kl",
+]
+DIAGNOSTICS = [
+    "hacking/reward_length_corr",
+    "judge/swap_flip_rate",
+    "judge/invalid_rate",
+    "hacking/verifiable_agreement",
+    "judge/tie_rate",
+    "judge/cache_hit_rate",
+    "hacking/scalar_length_corr",
 ]
 
 
@@ -32,49 +46,66 @@ def run(recipe: GRPORecipe) -> Path:
     from trl import GRPOConfig, GRPOTrainer
 
     from rmr1_cli import models
-    from rmr1_cli.judging import build_engine
-    from rmr1_cli.policy_reward import JudgeReward
+    from rmr1_cli.answers import policy_answers
+    from rmr1_cli.policy_reward import build_policy_rewards, check_reward_spec
 
-    if recipe.reward.adapter != "vs_reference" or recipe.reward.reference != "column":
-        raise ConfigError(
-            "grpo: only reward.adapter=vs_reference with reward.reference=column is available here"
-        )
+    reward = recipe.reward
     prompts = data.load_prompts(recipe.prompts_file, limit=recipe.limit)
+    has_answers = any(p.answer is not None for p in prompts)
+    check_reward_spec(reward, has_answers=has_answers)
+    _check_policy_eval(recipe)
+    needs_reference = (
+        reward.judge_weight and reward.adapter == "vs_reference" and reward.reference == "column"
+    )
     missing = [p.id for p in prompts if not p.reference]
-    if missing:
+    if needs_reference and missing:
         raise DataError(
-            f"{recipe.prompts_file}: rows {missing[:5]} have no 'reference' (needed by vs_reference)"
+            f"{recipe.prompts_file}: rows {missing[:5]} have no 'reference' (reward.adapter=vs_reference with "
+            "reward.reference=column); add the column or set reward.reference=baseline"
         )
     run_dir = RunDir.create("grpo", recipe)
     run_dir.record_input("prompts_file", recipe.prompts_file)
 
     tokenizer = models.load_tokenizer(recipe.model, padding_side="left")
-    rows = []
-    for p in prompts:
-        messages = data.as_messages(p.prompt)
-        n = len(
-            tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)["input_ids"]
-        )
-        if n <= recipe.max_prompt_length:
-            rows.append({"prompt": messages, "reference": p.reference})
-    if len(rows) < len(prompts):
+    kept = [p for p in prompts if _prompt_tokens(tokenizer, p) <= recipe.max_prompt_length]
+    if len(kept) < len(prompts):
         console.print(
-            f"dropped {len(prompts) - len(rows)} prompts longer than max_prompt_length", style="yellow"
+            f"dropped {len(prompts) - len(kept)} prompts longer than max_prompt_length", style="yellow"
+        )
+    if not kept:
+        raise DataError(
+            f"{recipe.prompts_file}: every prompt is longer than max_prompt_length={recipe.max_prompt_length}"
         )
 
-    engine = build_engine(
-        recipe.reward.judge_model,
-        recipe.reward.generation,
-        recipe.reward.judge,
-        cache_path=run_dir.path / "judgments.jsonl",
-        seed=recipe.seed,
-    )
+    references = {p.id: p.reference for p in kept}
+    if reward.judge_weight and reward.adapter == "vs_reference" and reward.reference == "baseline":
+        baseline = reward.baseline_model if reward.baseline_model.name_or_path else recipe.model
+        answers = policy_answers(
+            baseline,
+            _policy_generation(recipe),
+            kept,
+            cache_path=run_dir.path / "baseline_answers.jsonl",
+            seed=recipe.seed,
+            label="baseline",
+        )
+        references = {pid: a["text"] for pid, a in answers.items()}
+    rows = [
+        {"prompt": data.as_messages(p.prompt), "reference": references[p.id], "answer": p.answer}
+        for p in kept
+    ]
+
+    rewards = build_policy_rewards(reward, out_dir=run_dir.path, seed=recipe.seed, has_answers=has_answers)
     args = training.build_trl_args(
-        GRPOConfig, recipe, fixed={"model_init_kwargs": training.model_init_kwargs(recipe.model)}
+        GRPOConfig,
+        recipe,
+        fixed={
+            "model_init_kwargs": training.model_init_kwargs(recipe.model),
+            "reward_weights": rewards.weights,
+        },
     )
     trainer = GRPOTrainer(
         model=recipe.model.name_or_path,
-        reward_funcs=[JudgeReward(engine)],
+        reward_funcs=rewards.funcs,
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
@@ -82,20 +113,109 @@ def run(recipe: GRPORecipe) -> Path:
     )
     trainer.train()
     model_dir = training.save_final_model(trainer, tokenizer, run_dir.path, recipe.lora)
-
     history, summary = training.history_metrics(trainer)
+    del trainer  # free the policy and its optimizer before the evaluation loads two policies
+
     training.write_history(history, run_dir.path)
-    plot = plot_training_curves(history, CURVES, run_dir.path / "curves.png", "rmr1 grpo")
-    metrics = summary | {"prompts": len(rows), "judge": engine.stats.as_dict()}
-    summary_table(
-        "rmr1 grpo",
-        {
-            "prompts": len(rows),
-            "steps": summary["global_step"],
-            "reward first -> last": f"{summary.get('reward_first', float('nan')):.3f} -> {summary.get('reward_last', float('nan')):.3f}",
-            "judgments (valid rate)": f"{engine.stats.judgments} ({engine.stats.as_dict()['valid_rate'] or 0:.1%})",
-            "model": model_dir,
-            "curves": plot,
-        },
+    curves = plot_training_curves(history, CURVES, run_dir.path / "curves.png", "rmr1 grpo")
+    diagnostics_png = plot_training_curves(
+        history, DIAGNOSTICS, run_dir.path / "diagnostics.png", "rmr1 grpo: reward-hacking diagnostics"
     )
+    metrics = summary | {
+        "prompts": len(rows),
+        "reward_weights": {f.__name__: w for f, w in zip(rewards.funcs, rewards.weights, strict=True)},
+        "reward_trend": _trend(history, "reward"),
+        "diagnostics": {key: _trend(history, key) for key in DIAGNOSTICS if any(key in h for h in history)},
+    }
+    if rewards.engine is not None:
+        metrics["judge"] = rewards.engine.stats.as_dict()
+    table = {
+        "prompts": len(rows),
+        "steps": summary["global_step"],
+        "reward first -> last": _arrow(metrics["reward_trend"]),
+        **{f"{key} (mean)": _num(value["mean"]) for key, value in metrics["diagnostics"].items()},
+    }
+    if recipe.eval_prompts_file:
+        from rmr1_cli.stages import policy_eval
+
+        engines = {"judge": rewards.engine} if rewards.engine is not None else None
+        eval_dir = policy_eval.run(_policy_eval_recipe(recipe, model_dir), engines=engines)
+        metrics["policy_eval"] = json.loads((eval_dir / "metrics.json").read_text())
+        for name, judge in metrics["policy_eval"]["judges"].items():
+            table[f"policy eval win rate ({name})"] = _num(judge["win_rate"])
+    summary_table("rmr1 grpo", table | {"model": model_dir, "curves": curves, "diagnostics": diagnostics_png})
     return run_dir.finish(metrics)
+
+
+def _check_policy_eval(recipe: GRPORecipe) -> None:
+    if recipe.eval_prompts_file and not (
+        recipe.reward.judge_model.name_or_path or recipe.reward.generation.backend == "openai"
+    ):
+        raise ConfigError(
+            "eval_prompts_file is set but reward.judge_model is empty: the evaluation needs a judge"
+        )
+
+
+def _policy_eval_recipe(recipe: GRPORecipe, model_dir: Path) -> PolicyEvalRecipe:
+    """The evaluation grpo runs after training, written as a recipe so it can be rerun on its own."""
+    reward = recipe.reward
+    return PolicyEvalRecipe(
+        output_dir=str(Path(recipe.output_dir) / "policy-eval"),
+        seed=recipe.seed,
+        policy=dataclasses.replace(recipe.model, name_or_path=str(model_dir)),
+        baseline=recipe.model,
+        prompts_file=recipe.eval_prompts_file,
+        limit=recipe.eval_limit,
+        generation=_policy_generation(recipe),
+        judge=JudgeSetup(model=reward.judge_model, generation=reward.generation, judge=reward.judge),
+        second_judge=recipe.eval_second_judge,
+    )
+
+
+def _trend(history: list[dict], key: str) -> dict[str, float | int | None]:
+    """First, last and mean of a logged series, and the means of its first and last quarter."""
+    values = [float(h[key]) for h in history if key in h]
+    if not values:
+        return {
+            "first": None,
+            "last": None,
+            "mean": None,
+            "first_quarter": None,
+            "last_quarter": None,
+            "steps": 0,
+        }
+    q = max(1, len(values) // 4)
+    return {
+        "first": values[0],
+        "last": values[-1],
+        "mean": sum(values) / len(values),
+        "first_quarter": sum(values[:q]) / q,
+        "last_quarter": sum(values[-q:]) / q,
+        "steps": len(values),
+    }
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _arrow(trend: dict) -> str:
+    return (
+        f"{_num(trend['first'])} -> {_num(trend['last'])} "
+        f"(first/last quarter {_num(trend['first_quarter'])} -> {_num(trend['last_quarter'])})"
+    )
+
+
+def _prompt_tokens(tokenizer, prompt: data.PromptRecord) -> int:
+    messages = data.as_messages(prompt.prompt)
+    return len(
+        tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)["input_ids"]
+    )
+
+
+def _policy_generation(recipe: GRPORecipe) -> GenerationSpec:
+    """Greedy answers as long as the training rollouts (baseline references, policy evaluation)."""
+    length = int(recipe.trainer.get("max_completion_length", 256))
+    return GenerationSpec(
+        max_new_tokens=length, temperature=0.0, batch_size=recipe.reward.generation.batch_size
+    )
