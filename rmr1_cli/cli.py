@@ -83,6 +83,24 @@ def evaluate(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: 
     _run_stage("evaluate", "EvalRecipe", recipe, overrides, verbose)
 
 
+@app.command()
+def synth(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
+    """Write a verifiable synthetic domain (arithmetic): prompts, length-biased pairs, gold traces."""
+    _run_stage("synth", "SynthRecipe", recipe, overrides, verbose)
+
+
+@app.command()
+def distill(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
+    """Teacher-written judge traces for labelled pairs, kept when the verdict is right (SFT data)."""
+    _run_stage("distill", "DistillRecipe", recipe, overrides, verbose)
+
+
+@app.command()
+def refine(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
+    """Find the policy's bad answers and refine them into preference pairs (refined beats bad)."""
+    _run_stage("refine", "RefineRecipe", recipe, overrides, verbose)
+
+
 @app.command("tiny-model")
 def tiny_model(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the model and tokenizer to.")],

@@ -286,6 +286,106 @@ class GRPORecipe:
     eval_second_judge: JudgeSetup = field(default_factory=JudgeSetup)  # besides the reward's judge
 
 
+@dataclass(frozen=True)
+class SynthRecipe:
+    """A verifiable synthetic domain (small integer arithmetic): prompts, pairs and gold traces.
+
+    ``length_bias`` is P(chosen answer is the longer one) in the train pairs (and pairs_test_iid);
+    ``test_length_bias`` the same for pairs_test (0: the longer answer is always the wrong one).
+    """
+
+    output_dir: str = "runs/synth"
+    seed: int = 0
+    ops: list[Literal["add", "sub", "mul", "two_step"]] = field(default_factory=lambda: ["add", "sub", "mul"])
+    max_operand: int = 20  # add/sub operands 0..max_operand (two_step: its first operand)
+    max_factor: int = 12  # multiplication factors 2..max_factor
+    train_prompts: int = 400
+    test_prompts: int = 100
+    errors: list[
+        Literal["off_by_one", "wrong_operator", "wrong_carry", "copy_error", "order_of_operations"]
+    ] = field(
+        default_factory=lambda: [
+            "off_by_one",
+            "wrong_operator",
+            "wrong_carry",
+            "copy_error",
+            "order_of_operations",
+        ]
+    )
+    pairs_per_prompt: int = 2  # distinct error types per prompt (fewer where fewer apply)
+    length_bias: float = 0.9
+    test_length_bias: float = 0.0
+
+
+@dataclass(frozen=True)
+class DistillRecipe:
+    """Teacher-written Chain-of-Rubrics traces for labelled pairs, kept only when the verdict is right.
+
+    Traces with a wrong or invalid verdict get a second pass in which the teacher is shown the gold
+    verdict (``hint_file``, ``{label}`` filled in); the kept trace is stored with the plain judge prompt.
+    """
+
+    output_dir: str = "runs/distill"
+    seed: int = 0
+    teacher: ModelSpec = field(default_factory=ModelSpec)
+    generation: GenerationSpec = field(default_factory=GenerationSpec)
+    pairs_file: str = "data/samples/pairs.jsonl"
+    limit: int | None = None
+    template: str = "cor"
+    both_orders: bool = False  # a trace for each A/B order; else one per pair in its ab_slot (or alternating)
+    second_pass: bool = True
+    hint_file: str | None = None  # text with {label}; None = rmr1's own wording (stages/distill.py)
+    show_first_attempt: bool = True  # the second pass shows the teacher its own first output
+    leak_phrases: list[str] = field(
+        default_factory=lambda: ["reviewer", "hint", "was told", "gold verdict", "given verdict"]
+    )  # a second-pass trace that mentions one of these (any case) is dropped
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """Who writes the improved answer for a bad case in ``rmr1 refine``.
+
+    ``policy``: the policy itself rewrites its answer (with the judge's critique when there is one);
+    ``model``: another model (``model`` + ``generation``; an OpenAI-compatible endpoint included);
+    ``reference``: the prompt's reference answer (an oracle, for data sets that have one).
+    """
+
+    source: Literal["policy", "model", "reference"] = "policy"
+    model: ModelSpec = field(default_factory=ModelSpec)
+    generation: GenerationSpec = field(default_factory=GenerationSpec)
+    prompt_file: str | None = None  # rewrite prompt with {prompt} {answer} {critique} {reference}
+    use_critique: bool = True
+    attempts: int = 1  # samples per bad case; the first that passes the checks is kept
+
+
+@dataclass(frozen=True)
+class RefineRecipe:
+    """Policy answers -> bad cases (judge and/or verifiable check) -> refined answers -> preference pairs.
+
+    ``select`` rules (combined with ``combine``): ``lost`` (the judge prefers the reference, swap-safe),
+    ``low_reward`` (share of judgments preferring the policy answer < ``low_reward_threshold``),
+    ``wrong_answer`` (the verifiable check fails; prompts with an ``answer`` only).
+    """
+
+    output_dir: str = "runs/refine"
+    seed: int = 0
+    model: ModelSpec = field(default_factory=ModelSpec)  # the policy
+    generation: GenerationSpec = field(default_factory=GenerationSpec)  # the policy's sampling
+    prompts_file: str = "data/samples/prompts.jsonl"
+    limit: int | None = None
+    samples_per_prompt: int = 1
+    select: list[Literal["lost", "low_reward", "wrong_answer"]] = field(
+        default_factory=lambda: ["lost", "wrong_answer"]
+    )
+    combine: Literal["any", "all"] = "any"
+    low_reward_threshold: float = 0.5
+    judge_model: ModelSpec = field(default_factory=ModelSpec)
+    judge_generation: GenerationSpec = field(default_factory=GenerationSpec)
+    judge: JudgeSpec = field(default_factory=JudgeSpec)
+    teacher: TeacherSpec = field(default_factory=TeacherSpec)
+    max_pairs: int | None = None
+
+
 # --------------------------------------------------------------------------------------------------
 # Loading
 

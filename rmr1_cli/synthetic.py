@@ -1,0 +1,493 @@
+"""A verifiable synthetic domain: small integer arithmetic, written as prompts, preference pairs and gold
+Chain-of-Rubrics traces, so that learning can be measured on a CPU (``rmr1 synth``).
+
+Pure Python and deterministic from a seed: the same recipe writes the same files on every machine.
+
+- A *problem* is ``a + b``, ``a - b`` (a >= b), ``a * b`` or a two-step ``a + b * c`` / ``a - b * c``.
+  Train and test prompts are disjoint expressions.
+- An *answer* shows its working and ends with ``The answer is N.``; it is written *concise* (the
+  working alone) or *verbose* (the same working wrapped in filler sentences, always longer).
+- A *pair* puts the correct answer (chosen) against a plausible wrong one (rejected); ``subset`` names
+  the error: ``off_by_one`` (last result +-1), ``wrong_operator`` (another operator used),
+  ``wrong_carry`` (a carry or borrow forgotten, only where there is one), ``copy_error`` (an operand
+  copied one off, then computed correctly) and ``order_of_operations`` (a two-step left to right).
+- The *length bias* is the probability that the chosen answer is the verbose (longer) one: a
+  scalar reward model trained on ``length_bias: 0.9`` pairs can score well by preferring length, and
+  then fails on test pairs written with ``test_length_bias: 0`` (the longer answer always wrong).
+- A *gold trace* is a short, formulaic judge output (under 250 characters) that solves the problem,
+  quotes the working of both answers and names the one that matches the solution; labels alternate
+  A/B per error type. Wrong operators and mis-copied operands show in the quoted working itself;
+  off-by-one and carry slips need the arithmetic.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rmr1_cli.errors import ConfigError
+
+OPS = ("add", "sub", "mul", "two_step")
+ERRORS = ("off_by_one", "wrong_operator", "wrong_carry", "copy_error", "order_of_operations")
+
+_SYMBOL = {"add": "+", "sub": "-", "mul": "*"}
+_APPLY = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y}
+
+_QUESTIONS = ("What is {expr}?", "Compute {expr}.", "Calculate {expr}.", "Work out {expr}.")
+_OPENERS = (
+    "Let me work through this one carefully, step by step.",
+    "Sure! Here is the full working, written out in detail.",
+    "Good question. I will solve it slowly and show every step.",
+)
+_CLOSERS = (
+    "Each step follows the usual rules of arithmetic.",
+    "I went over every step of the working once more.",
+    "That completes the calculation from start to finish.",
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One arithmetic question: its expression, its correct working and its value."""
+
+    expr: str  # "7 + 5" or "3 + 4 * 2"
+    steps: tuple[str, ...]  # ("7 + 5 = 12",) or ("4 * 2 = 8", "3 + 8 = 11")
+    value: int
+
+    @property
+    def numbers(self) -> tuple[int, ...]:
+        return tuple(int(n) for n in re.findall(r"\d+", self.expr))
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"[-+*]", self.expr))
+
+
+@dataclass(frozen=True)
+class Working:
+    """An answer's content before styling: the steps it shows and the final value it gives."""
+
+    steps: tuple[str, ...]
+    value: int
+
+
+# ----------------------------------------------------------------------------------------------------
+# Problems
+
+
+def make_problem(numbers: Sequence[int], symbols: Sequence[str]) -> Problem:
+    """The problem for ``numbers`` joined by ``symbols`` (``*`` first, as arithmetic says).
+
+    >>> make_problem([7, 5], ["+"])
+    Problem(expr='7 + 5', steps=('7 + 5 = 12',), value=12)
+    >>> make_problem([3, 4, 2], ["+", "*"]).steps
+    ('4 * 2 = 8', '3 + 8 = 11')
+    """
+    if len(numbers) == 2:
+        a, b = numbers
+        value = _APPLY[symbols[0]](a, b)
+        return Problem(f"{a} {symbols[0]} {b}", (f"{a} {symbols[0]} {b} = {value}",), value)
+    a, b, c = numbers
+    first, second = symbols  # two-step problems are a (+|-) b * c
+    product = b * c
+    value = _APPLY[first](a, product)
+    steps = (f"{b} * {c} = {product}", f"{a} {first} {product} = {value}")
+    return Problem(f"{a} {first} {b} * {c}", steps, value)
+
+
+def all_problems(ops: Sequence[str], max_operand: int, max_factor: int) -> list[Problem]:
+    """Every problem the settings allow, in a fixed order (the generator shuffles it with the seed).
+
+    >>> len(all_problems(["add"], 2, 2)), len(all_problems(["sub"], 2, 2)), len(all_problems(["mul"], 9, 3))
+    (9, 6, 4)
+    """
+    problems = []
+    operands = range(0, max_operand + 1)
+    factors = range(2, max_factor + 1)
+    for op in ops:
+        if op == "add":
+            problems += [make_problem([a, b], ["+"]) for a in operands for b in operands]
+        elif op == "sub":
+            problems += [make_problem([a, b], ["-"]) for a in operands for b in operands if a >= b]
+        elif op == "mul":
+            problems += [make_problem([a, b], ["*"]) for a in factors for b in factors]
+        elif op == "two_step":
+            # a >= 1 and c >= 2 so that left-to-right evaluation gives a different (wrong) value
+            for first in ("+", "-"):
+                for a in range(1, max_operand + 1):
+                    for b in factors:
+                        for c in factors:
+                            if first == "+" or a >= b * c:
+                                problems.append(make_problem([a, b, c], [first, "*"]))
+        else:
+            raise ConfigError(f"ops: unknown operation {op!r}; choose from {', '.join(OPS)}")
+    return problems
+
+
+def parse_problem(prompt: str) -> Problem | None:
+    """Read back a problem from a prompt this module wrote (None for any other prompt).
+
+    >>> parse_problem("What is 3 + 4 * 2?").value
+    11
+    >>> parse_problem("Tell me a joke.") is None
+    True
+    """
+    match = re.search(r"(\d+) ([-+*]) (\d+)(?: ([*]) (\d+))?", prompt)
+    if match is None:
+        return None
+    a, s1, b, s2, c = match.groups()
+    if s2 is None:
+        return make_problem([int(a), int(b)], [s1])
+    if s1 == "*":
+        return None
+    return make_problem([int(a), int(b), int(c)], [s1, s2])
+
+
+# ----------------------------------------------------------------------------------------------------
+# Wrong answers: each returns the working of a plausible mistake, or None where it does not apply
+
+
+def wrong_working(problem: Problem, error: str, rng: random.Random) -> Working | None:
+    """The working of ``problem`` with one ``error``; None when the error cannot happen here.
+
+    >>> p = make_problem([27, 15], ["+"])
+    >>> wrong_working(p, "wrong_carry", random.Random(0))
+    Working(steps=('27 + 15 = 32',), value=32)
+    >>> wrong_working(p, "order_of_operations", random.Random(0)) is None
+    True
+    """
+    made = _MISTAKES[error](problem, rng)
+    if made is None or made.value == problem.value:
+        return None
+    return made
+
+
+def _off_by_one(p: Problem, rng: random.Random) -> Working:
+    value = p.value + rng.choice((-1, 1))
+    last = p.steps[-1].rsplit("= ", 1)[0] + f"= {value}"
+    return Working(p.steps[:-1] + (last,), value)
+
+
+def _wrong_operator(p: Problem, rng: random.Random) -> Working | None:
+    numbers, symbols = p.numbers, list(p.symbols)
+    slot = 0  # the first operator: the only one, or the + / - of a two-step problem
+    choices = [s for s in ("+", "-", "*") if s != symbols[slot]]
+    if len(symbols) == 2:
+        choices = [s for s in choices if s != "*"]
+    rng.shuffle(choices)
+    for symbol in choices:
+        swapped = make_problem(numbers, [symbol] + symbols[1:])
+        if swapped.value != p.value and swapped.value >= 0:
+            return Working(swapped.steps, swapped.value)
+    return None
+
+
+def _wrong_carry(p: Problem, rng: random.Random) -> Working | None:
+    """A forgotten carry (addition) or borrow (subtraction) in the units column."""
+    if len(p.steps) != 1 or p.symbols[0] == "*":
+        return None
+    a, b = p.numbers
+    if p.symbols[0] == "+" and a % 10 + b % 10 >= 10:
+        value = p.value - 10
+    elif p.symbols[0] == "-" and a % 10 < b % 10 and a >= 10:
+        value = p.value + 10
+    else:
+        return None
+    return Working((f"{p.expr} = {value}",), value)
+
+
+def _copy_error(p: Problem, rng: random.Random) -> Working | None:
+    """One operand copied one off, then computed correctly from the wrong copy."""
+    numbers = list(p.numbers)
+    index = rng.randrange(len(numbers))
+    numbers[index] += 1 if numbers[index] == 0 or rng.random() < 0.5 else -1
+    wrong = make_problem(numbers, list(p.symbols))
+    if wrong.value < 0:
+        return None
+    return Working(wrong.steps, wrong.value)
+
+
+def _order_of_operations(p: Problem, rng: random.Random) -> Working | None:
+    """A two-step problem evaluated left to right: (a + b) * c."""
+    if len(p.steps) != 2:
+        return None
+    a, b, c = p.numbers
+    first = p.symbols[0]
+    partial = _APPLY[first](a, b)
+    value = partial * c
+    if partial < 0:
+        return None
+    return Working((f"{a} {first} {b} = {partial}", f"{partial} * {c} = {value}"), value)
+
+
+_MISTAKES = {
+    "off_by_one": _off_by_one,
+    "wrong_operator": _wrong_operator,
+    "wrong_carry": _wrong_carry,
+    "copy_error": _copy_error,
+    "order_of_operations": _order_of_operations,
+}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Answers and traces
+
+
+def render_answer(working: Working, *, verbose: bool, rng: random.Random) -> str:
+    """An answer's text: the working, then ``The answer is N.``; verbose adds filler before and after.
+
+    >>> render_answer(Working(("7 + 5 = 12",), 12), verbose=False, rng=random.Random(0))
+    '7 + 5 = 12. The answer is 12.'
+    """
+    work = ", then ".join(working.steps)
+    if not verbose:
+        return f"{work}. The answer is {working.value}."
+    return f"{rng.choice(_OPENERS)} First, {work}. {rng.choice(_CLOSERS)} The answer is {working.value}."
+
+
+def final_value(answer: str) -> str | None:
+    """The number after the last ``answer is``.
+
+    >>> final_value("3 + 4 = 7. The answer is 7.")
+    '7'
+    """
+    found = re.findall(r"answer is (-?\d+)", answer)
+    return found[-1] if found else None
+
+
+_WORKING = re.compile(r"\d+ [-+*] \d+ = -?\d+(?:, then \d+ [-+*] \d+ = -?\d+)*")
+
+
+def working_of(answer: str) -> str:
+    """The working an answer shows, verbatim (what the gold trace quotes): its last chain of equations,
+    else its final-answer sentence, else its last 40 characters.
+
+    >>> working_of("Sure! First, 4 * 2 = 8, then 3 + 8 = 11. So. The answer is 11.")
+    '4 * 2 = 8, then 3 + 8 = 11'
+    >>> working_of("I think the answer is 9."), working_of("no idea")
+    ('answer is 9', 'no idea')
+    """
+    chains = _WORKING.findall(answer)
+    if chains:
+        return chains[-1]
+    found = re.findall(r"answer is -?\d+", answer)
+    return found[-1] if found else answer.strip()[-40:]
+
+
+def gold_trace(problem: Problem, answer_a: str, answer_b: str, label: str) -> str:
+    """A short Chain-of-Rubrics judge output: solve, quote both answers' working, pick the one that
+    matches the solution.
+
+    >>> p = make_problem([7, 5], ["+"])
+    >>> print(gold_trace(p, "7 + 5 = 13. The answer is 13.", "7 + 5 = 12. The answer is 12.", "B"))
+    <type>Reasoning</type><solution>7 + 5 = 12</solution><eval>A: <quote_A>7 + 5 = 13</quote_A> B: <quote_B>7 + 5 = 12</quote_B> Only B matches.</eval><answer>[[B]]</answer>
+    """
+    work = ", then ".join(problem.steps)
+    return (
+        f"<type>Reasoning</type><solution>{work}</solution>"
+        f"<eval>A: <quote_A>{working_of(answer_a)}</quote_A> B: <quote_B>{working_of(answer_b)}</quote_B> "
+        f"Only {label} matches.</eval><answer>[[{label}]]</answer>"
+    )
+
+
+def gold_trace_for(prompt: str, answer_a: str, answer_b: str) -> tuple[str, str] | None:
+    """(trace, label) for a pair on one of this module's prompts where exactly one answer is right.
+
+    Lets a loop write gold traces for pairs it made itself (e.g. ``rmr1 refine`` output).
+
+    >>> gold_trace_for("What is 2 * 3?", "The answer is 5.", "2 * 3 = 6. The answer is 6.")[1]
+    'B'
+    >>> gold_trace_for("What is 2 * 3?", "The answer is 6.", "The answer is 6.") is None
+    True
+    """
+    problem = parse_problem(prompt)
+    if problem is None:
+        return None
+    right = [final_value(text) == str(problem.value) for text in (answer_a, answer_b)]
+    if right.count(True) != 1:
+        return None
+    label = "A" if right[0] else "B"
+    return gold_trace(problem, answer_a, answer_b, label), label
+
+
+# ----------------------------------------------------------------------------------------------------
+# The whole domain
+
+
+def generate(
+    *,
+    seed: int,
+    ops: Sequence[str],
+    max_operand: int,
+    max_factor: int,
+    train_prompts: int,
+    test_prompts: int,
+    errors: Sequence[str],
+    pairs_per_prompt: int,
+    length_bias: float,
+    test_length_bias: float,
+) -> dict[str, list[dict]]:
+    """Every file of the domain as rows: prompts, pairs and traces per split (see ``stages/synth.py``).
+
+    Keys: ``prompts_train``, ``prompts_test``, ``pairs_train``, ``pairs_test`` (test_length_bias),
+    ``pairs_test_iid`` (the same test pairs written with the train ``length_bias``),
+    ``traces_train`` (one gold trace per train pair, in its ``ab_slot``) and ``policy_sft_train``
+    (prompt + reference as ``messages``, to warm-start a policy).
+    """
+    _check(ops, errors, pairs_per_prompt, length_bias, test_length_bias)
+    problems = _draw_problems(ops, max_operand, max_factor, train_prompts + test_prompts, seed)
+    test, train = problems[:test_prompts], problems[test_prompts:]
+
+    out: dict[str, list[dict]] = {}
+    for name, chosen in (("train", train), ("test", test)):
+        split_rng = random.Random(f"{seed}:{name}")
+        prompts = [_prompt_row(name, i, p, split_rng) for i, p in enumerate(chosen)]
+        plans = [_plan_pairs(p, errors, pairs_per_prompt, split_rng) for p in chosen]
+        out[f"prompts_{name}"] = prompts
+        if name == "train":
+            out["pairs_train"] = _pairs(prompts, chosen, plans, length_bias, f"{seed}:train:pairs")
+        else:
+            out["pairs_test"] = _pairs(prompts, chosen, plans, test_length_bias, f"{seed}:test:pairs")
+            out["pairs_test_iid"] = _pairs(prompts, chosen, plans, length_bias, f"{seed}:test:pairs")
+    problem_of = {row["id"]: p for row, p in zip(out["prompts_train"], train, strict=True)}
+    out["traces_train"] = [_trace_row(pair, problem_of[pair["prompt_id"]]) for pair in out["pairs_train"]]
+    out["policy_sft_train"] = [
+        {
+            "id": row["id"],
+            "messages": [
+                {"role": "user", "content": row["prompt"]},
+                {"role": "assistant", "content": row["reference"]},
+            ],
+        }
+        for row in out["prompts_train"]
+    ]
+    return out
+
+
+def _draw_problems(
+    ops: Sequence[str], max_operand: int, max_factor: int, needed: int, seed: int
+) -> list[Problem]:
+    """``needed`` distinct problems, taking the operations in turn so each is about equally common
+    (an operation whose problems run out drops out of the turn)."""
+    rng = random.Random(seed)
+    pools = []
+    for op in dict.fromkeys(ops):
+        pool = all_problems([op], max_operand, max_factor)
+        rng.shuffle(pool)
+        pools.append(pool)
+    available = sum(len(pool) for pool in pools)
+    if needed > available:
+        raise ConfigError(
+            f"synth: {needed} prompts asked for (train_prompts + test_prompts) but ops={list(ops)} with "
+            f"max_operand={max_operand}, max_factor={max_factor} allow only {available} distinct "
+            "problems; ask for fewer or widen the ranges"
+        )
+    drawn: list[Problem] = []
+    while len(drawn) < needed:
+        for pool in pools:
+            if pool and len(drawn) < needed:
+                drawn.append(pool.pop())
+    return drawn
+
+
+def _check(ops, errors, pairs_per_prompt, length_bias, test_length_bias) -> None:
+    if not ops:
+        raise ConfigError(f"ops: give at least one of {', '.join(OPS)}")
+    if not errors:
+        raise ConfigError(f"errors: give at least one of {', '.join(ERRORS)}")
+    for error in errors:
+        if error not in ERRORS:
+            raise ConfigError(f"errors: unknown error type {error!r}; choose from {', '.join(ERRORS)}")
+    if pairs_per_prompt < 1:
+        raise ConfigError("pairs_per_prompt must be at least 1")
+    for key, value in (("length_bias", length_bias), ("test_length_bias", test_length_bias)):
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{key} must be a probability in [0, 1], got {value}")
+
+
+def _prompt_row(split: str, index: int, problem: Problem, rng: random.Random) -> dict:
+    reference = render_answer(Working(problem.steps, problem.value), verbose=False, rng=rng)
+    return {
+        "id": f"arith-{split}-{index:04d}",
+        "prompt": rng.choice(_QUESTIONS).format(expr=problem.expr),
+        "reference": reference,
+        "answer": str(problem.value),
+        "subset": _op_name(problem),
+    }
+
+
+def _op_name(problem: Problem) -> str:
+    if len(problem.steps) == 2:
+        return "two_step"
+    return {"+": "add", "-": "sub", "*": "mul"}[problem.symbols[0]]
+
+
+def _plan_pairs(
+    problem: Problem, errors: Sequence[str], per_prompt: int, rng: random.Random
+) -> list[tuple[str, Working]]:
+    """Up to ``per_prompt`` distinct mistakes for one problem (distinct error types and wrong values)."""
+    order = list(errors)
+    rng.shuffle(order)
+    plans, values = [], set()
+    for error in order:
+        working = wrong_working(problem, error, rng)
+        if working is not None and working.value not in values:
+            plans.append((error, working))
+            values.add(working.value)
+        if len(plans) == per_prompt:
+            break
+    return plans
+
+
+def _pairs(
+    prompts: list[dict], problems: list[Problem], plans: list[list], length_bias: float, seed: str
+) -> list[dict]:
+    """Pairs with styles drawn from their own seed, so two biases give the same pairs restyled."""
+    rng = random.Random(seed)
+    rows, slot_counter = [], {}
+    for prompt, problem, planned in zip(prompts, problems, plans, strict=True):
+        right = Working(problem.steps, problem.value)
+        for error, wrong in planned:
+            draw, style_a, style_b = rng.random(), random.Random(rng.random()), random.Random(rng.random())
+            chosen_longer = draw < length_bias
+            chosen = render_answer(right, verbose=chosen_longer, rng=style_a)
+            rejected = render_answer(wrong, verbose=not chosen_longer, rng=style_b)
+            if (
+                len(chosen) > len(rejected)
+            ) != chosen_longer:  # filler is long enough that this never happens
+                raise AssertionError(f"length bias broken for {prompt['id']}: {chosen!r} vs {rejected!r}")
+            count = slot_counter.get(error, 0)
+            slot_counter[error] = count + 1
+            rows.append(
+                {
+                    "id": f"{prompt['id']}-{error}",
+                    "prompt": prompt["prompt"],
+                    "chosen": chosen,
+                    "rejected": rejected,
+                    "subset": error,
+                    "prompt_id": prompt["id"],
+                    "answer": prompt["answer"],
+                    "chosen_longer": chosen_longer,
+                    "ab_slot": "A"
+                    if count % 2 == 0
+                    else "B",  # slot of the chosen answer, balanced per error
+                }
+            )
+    return rows
+
+
+def _trace_row(pair: dict, problem: Problem) -> dict:
+    label = pair["ab_slot"]
+    a, b = (pair["chosen"], pair["rejected"]) if label == "A" else (pair["rejected"], pair["chosen"])
+    return {
+        "id": f"trace-{pair['id']}",
+        "pair_id": pair["id"],
+        "label": label,
+        "prompt": pair["prompt"],
+        "answer_a": a,
+        "answer_b": b,
+        "trace": gold_trace(problem, a, b, label),
+        "subset": pair["subset"],
+    }

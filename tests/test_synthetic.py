@@ -1,0 +1,171 @@
+"""The synthetic arithmetic domain: deterministic, correct, wrong where it should be, length bias as asked."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+
+import pytest
+
+from rmr1_cli import data, synthetic
+from rmr1_cli.config import SynthRecipe, load_recipe
+from rmr1_cli.errors import ConfigError
+from rmr1_cli.parsing import parse_judgment
+from rmr1_cli.verifiable import answer_matches, extract_final_answer
+
+SETTINGS = dict(
+    seed=0,
+    ops=["add", "sub", "mul", "two_step"],
+    max_operand=20,
+    max_factor=9,
+    train_prompts=300,
+    test_prompts=80,
+    errors=list(synthetic.ERRORS),
+    pairs_per_prompt=2,
+    length_bias=0.9,
+    test_length_bias=0.0,
+)
+
+
+@pytest.fixture(scope="module")
+def domain() -> dict[str, list[dict]]:
+    return synthetic.generate(**SETTINGS)
+
+
+def value_of(prompt: str) -> int:
+    """Evaluate the expression in a prompt independently of the module (Python's own precedence)."""
+    problem = synthetic.parse_problem(prompt)
+    return eval(problem.expr)  # noqa: S307 - digits and + - * only, written by the generator
+
+
+def test_same_seed_same_files_other_seed_other_files(domain):
+    assert synthetic.generate(**SETTINGS) == domain
+    other = synthetic.generate(**(SETTINGS | {"seed": 1}))
+    assert [r["prompt"] for r in other["prompts_train"]] != [r["prompt"] for r in domain["prompts_train"]]
+
+
+def test_prompts_answers_and_references_are_correct(domain):
+    for row in domain["prompts_train"] + domain["prompts_test"]:
+        assert row["answer"] == str(value_of(row["prompt"]))
+        assert answer_matches(row["reference"], row["answer"])
+    assert {r["subset"] for r in domain["prompts_train"]} == {"add", "sub", "mul", "two_step"}
+
+
+def test_train_and_test_prompts_are_disjoint(domain):
+    train = {synthetic.parse_problem(r["prompt"]).expr for r in domain["prompts_train"]}
+    test = {synthetic.parse_problem(r["prompt"]).expr for r in domain["prompts_test"]}
+    assert len(train) == 300 and len(test) == 80 and not train & test
+
+
+def test_chosen_is_right_and_rejected_is_wrong(domain):
+    for name in ("pairs_train", "pairs_test", "pairs_test_iid"):
+        for pair in domain[name]:
+            truth = str(value_of(pair["prompt"]))
+            assert answer_matches(pair["chosen"], truth), pair
+            assert not answer_matches(pair["rejected"], truth), pair
+
+
+@pytest.mark.parametrize(
+    ("error", "numbers", "symbols", "wrong"),
+    [
+        ("wrong_carry", [27, 15], ["+"], 32),  # 7 + 5 carries; forgetting it loses 10
+        ("wrong_carry", [42, 15], ["-"], 37),  # 2 - 5 borrows; forgetting it adds 10
+        ("order_of_operations", [3, 4, 2], ["+", "*"], 14),  # (3 + 4) * 2 instead of 3 + 8
+        ("wrong_operator", [7, 5], ["-"], None),  # + or * instead of -
+    ],
+)
+def test_each_error_type_makes_its_mistake(error, numbers, symbols, wrong):
+    problem = synthetic.make_problem(numbers, symbols)
+    made = synthetic.wrong_working(problem, error, random.Random(0))
+    assert made is not None and made.value != problem.value
+    if wrong is not None:
+        assert made.value == wrong
+    else:
+        assert made.value in (12, 35)
+
+
+def test_error_types_are_what_the_subset_says(domain):
+    for pair in domain["pairs_train"]:
+        truth = value_of(pair["prompt"])
+        wrong = int(extract_final_answer(pair["rejected"]))
+        if pair["subset"] == "off_by_one":
+            assert abs(wrong - truth) == 1
+        if pair["subset"] == "wrong_carry":
+            assert abs(wrong - truth) == 10
+    assert set(Counter(p["subset"] for p in domain["pairs_train"])) == set(synthetic.ERRORS)
+
+
+def test_errors_that_cannot_happen_are_skipped():
+    problem = synthetic.make_problem([0, 0], ["+"])  # 0 - 0 and 0 * 0 are also 0
+    assert synthetic.wrong_working(problem, "wrong_operator", random.Random(0)) is None
+    assert synthetic.wrong_working(problem, "wrong_carry", random.Random(0)) is None
+
+
+@pytest.mark.parametrize("bias", [0.0, 0.3, 0.75, 1.0])
+def test_length_bias_is_the_measured_share_of_longer_chosen(bias):
+    out = synthetic.generate(**(SETTINGS | {"length_bias": bias}))
+    pairs = out["pairs_train"]
+    share = sum(len(p["chosen"]) > len(p["rejected"]) for p in pairs) / len(pairs)
+    assert abs(share - bias) < 0.06, (bias, share)
+    assert all((len(p["chosen"]) > len(p["rejected"])) == p["chosen_longer"] for p in pairs)
+
+
+def test_test_split_longer_answer_is_always_wrong_and_iid_copy_is_the_same_pairs(domain):
+    assert not any(len(p["chosen"]) > len(p["rejected"]) for p in domain["pairs_test"])
+    iid = domain["pairs_test_iid"]
+    assert [p["id"] for p in iid] == [p["id"] for p in domain["pairs_test"]]
+    for a, b in zip(iid, domain["pairs_test"], strict=True):
+        assert extract_final_answer(a["rejected"]) == extract_final_answer(b["rejected"])
+    share = sum(len(p["chosen"]) > len(p["rejected"]) for p in iid) / len(iid)
+    assert abs(share - 0.9) < 0.08
+
+
+def test_traces_parse_to_their_label_are_short_and_balanced(domain):
+    traces = domain["traces_train"]
+    assert len(traces) == len(domain["pairs_train"])
+    for row in traces:
+        judgment = parse_judgment(row["trace"])
+        assert judgment.valid and judgment.verdict == row["label"] and judgment.task_type == "reasoning"
+        assert len(row["trace"]) < 250
+        better = row["answer_a"] if row["label"] == "A" else row["answer_b"]
+        assert answer_matches(better, str(value_of(row["prompt"])))
+        for slot in "AB":  # quotes are verbatim
+            quote = row["trace"].split(f"<quote_{slot}>")[1].split(f"</quote_{slot}>")[0]
+            assert quote in row[f"answer_{slot.lower()}"]
+    labels = Counter(r["label"] for r in traces)
+    assert abs(labels["A"] - labels["B"]) <= len(synthetic.ERRORS)
+    for subset in synthetic.ERRORS:
+        per = Counter(r["label"] for r in traces if r["subset"] == subset)
+        assert abs(per["A"] - per["B"]) <= 1, subset
+
+
+def test_gold_trace_for_pairs_made_elsewhere():
+    trace, label = synthetic.gold_trace_for(
+        "What is 6 * 7?", "6 * 7 = 42. The answer is 42.", "The answer is 48."
+    )
+    assert label == "A" and parse_judgment(trace).verdict == "A"
+    assert synthetic.gold_trace_for("Write a poem.", "a", "b") is None
+
+
+def test_too_many_prompts_is_a_config_error():
+    with pytest.raises(ConfigError, match="allow only 36 distinct problems"):
+        synthetic.generate(
+            **(SETTINGS | {"ops": ["add"], "max_operand": 5, "train_prompts": 40, "test_prompts": 5})
+        )
+
+
+def test_stage_writes_files_every_loader_reads(in_tmp_cwd):
+    from rmr1_cli.stages import synth
+
+    recipe = load_recipe(None, SynthRecipe, ["train_prompts=40", "test_prompts=10", "output_dir=out"])
+    out = synth.run(recipe)
+    assert len(data.load_prompts(out / "prompts_train.jsonl")) == 40
+    assert len(data.load_prompts(out / "prompts_test.jsonl")) == 10
+    pairs = data.load_pairs(out / "pairs_train.jsonl")
+    assert {p.meta["ab_slot"] for p in pairs} == {"A", "B"}
+    assert len(data.load_trace_sources(out / "traces_train.jsonl")) == len(pairs)
+    assert data.load_traces(out / "policy_sft_train.jsonl")[0]["messages"][-1]["role"] == "assistant"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["pairs_test"]["chosen_longer_share"] == 0.0
+    assert (out / "manifest.json").exists() and (out / "recipe.yaml").exists()
