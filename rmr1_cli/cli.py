@@ -83,6 +83,28 @@ def evaluate(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: 
     _run_stage("evaluate", "EvalRecipe", recipe, overrides, verbose)
 
 
+@app.command("eval-compare")
+def eval_compare(
+    run_a: Annotated[Path, typer.Argument(help="Output folder of one `rmr1 eval` run (A).")],
+    run_b: Annotated[Path, typer.Argument(help="Output folder of another run on the same benchmark (B).")],
+    out: Annotated[Path | None, typer.Option(help="Where to write compare.json/.md (default: B/compare-vs-A).")] = None,
+    resamples: Annotated[int, typer.Option(help="Paired bootstrap resamples (0: none).")] = 1000,
+):
+    """Compare two eval runs: paired McNemar test per subset, B - A with paired-bootstrap intervals."""
+    from rmr1_cli.console import console, setup_logging
+    from rmr1_cli.errors import Rmr1Error
+
+    setup_logging(False)
+    try:
+        from rmr1_cli.stages.evaluate import compare
+
+        folder = compare(run_a, run_b, out, resamples=resamples)
+    except Rmr1Error as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    typer.echo(str(folder))
+
+
 @app.command()
 def synth(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
     """Write a verifiable synthetic domain (arithmetic): prompts, length-biased pairs, gold traces."""

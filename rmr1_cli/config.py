@@ -195,12 +195,37 @@ class JudgeRecipe:
 
 
 @dataclass(frozen=True)
+class PairSource:
+    """One file of a benchmark and how its rows become preference pairs (layouts: ``benchmarks.py``).
+
+    ``pairs``: prompt, chosen, rejected per row (trl's columns). ``labelled``: prompt, answer_1, answer_2
+    and a label saying which is better (or a tie). ``split``: one answer per row, rows of a pair share a
+    ``group`` and a ``side`` says chosen or rejected. ``transcript``: chosen and rejected are whole
+    ``Human:``/``Assistant:`` transcripts (HH-RLHF); the shared part is the prompt.
+    """
+
+    path: str = ""
+    subset: str | None = None  # every pair of the file gets this subset (else the row's subset field)
+    layout: Literal["pairs", "labelled", "split", "transcript"] = "pairs"
+    fields: dict[str, str] = field(default_factory=dict)  # canonical name -> the file's (a.b = nested)
+    labels: dict[str, str] = field(default_factory=dict)  # value -> answer_1|answer_2|tie (split: chosen|rejected)
+    votes: list[str] = field(default_factory=list)  # labelled: several annotators' label fields, majority wins
+    extract: dict[str, str] = field(default_factory=dict)  # canonical name -> regex; its first group is the value
+    ties: Literal["keep", "drop"] = "keep"  # tie-labelled pairs: kept (scored for agreement only) or dropped
+    join: str = "\n"  # a field holding a list of strings (solution steps) is joined with this
+
+
+@dataclass(frozen=True)
 class BenchmarkSpec:
     """Which benchmark to read and how (``pairs`` = any preference-pair file)."""
 
     name: Literal["pairs", "rewardbench", "rm-bench", "rmb"] = "pairs"
     path: str = "data/samples/pairs_eval.jsonl"
     fields: dict[str, str] = field(default_factory=dict)
+    # -- added for issue 4 --
+    root: str = ""  # folder that relative paths (path, sources[].path) start from; "" = working directory
+    split: str | None = None  # split of a hub dataset (rewardbench: filtered, else train)
+    sources: list[PairSource] = field(default_factory=list)  # several files, each its own layout (replaces path)
 
 
 @dataclass(frozen=True)
@@ -212,11 +237,14 @@ class EvalRecipe:
     kind: Literal["generative", "scalar"] = "generative"
     model: ModelSpec = field(default_factory=ModelSpec)
     benchmark: BenchmarkSpec = field(default_factory=BenchmarkSpec)
-    limit: int | None = None
-    subsets: list[str] = field(default_factory=list)
+    limit: int | None = None  # at most this many units (pairs; RM-Bench prompts; BoN items) per subset
+    subsets: list[str] = field(default_factory=list)  # subset or section names to keep (empty: all)
     generation: GenerationSpec = field(default_factory=GenerationSpec)
     judge: JudgeSpec = field(default_factory=JudgeSpec)
     batch_size: int = 8
+    # -- added for issue 4 --
+    bootstrap: int = 1000  # resamples for the 95% intervals (0: no intervals)
+    plots: bool = True  # PNG plots next to report.md
 
 
 @dataclass(frozen=True)

@@ -1,55 +1,188 @@
-"""``rmr1 eval``: accuracy of a reward model on a preference benchmark, overall and per subset.
+"""``rmr1 eval``: a reward model on a benchmark, scored by the benchmark's own rules, with intervals,
+bias diagnostics and a report.
 
-Outputs in ``output_dir``: judgments.jsonl (the resume cache), results.jsonl (one row per pair) and
-metrics.json with ``accuracy`` and ``subsets.<name>.accuracy``.
+    benchmark files --(benchmarks.load_benchmark)--> comparisons
+      --(judge engine, or scalar RM scores)--> one result row per comparison (results.jsonl)
+      --(eval_report.build_metrics)--> metrics.json, report.md, accuracy.png, length.png
+
+Generative judges go through the judge engine: every judgment is cached in judgments.jsonl, so a
+stopped run resumes and a rerun is free. Comparisons with the same content (RMB's Best-of-N items reuse
+pairwise pairs) are judged once. Scalar RMs score each distinct (prompt, answer) once (RM-Bench's 9
+comparisons per prompt need 6 scores), cached in scores.jsonl.
+
+``rmr1 eval-compare A B`` compares two finished runs (``compare``).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
+import logging
 from pathlib import Path
 
-from rmr1_cli import data
+from rmr1_cli import benchmarks, data, eval_report
 from rmr1_cli.artifacts import RunDir
+from rmr1_cli.benchmarks import Benchmark, Comparison
 from rmr1_cli.config import EvalRecipe
-from rmr1_cli.console import grid_table
-from rmr1_cli.errors import ConfigError
-from rmr1_cli.judging import build_engine
+
+log = logging.getLogger(__name__)
 
 
 def run(recipe: EvalRecipe) -> Path:
-    if recipe.benchmark.name != "pairs" or recipe.kind != "generative":
-        raise ConfigError("eval: only benchmark.name=pairs with kind=generative is available in this version")
-    pairs = data.load_pairs(recipe.benchmark.path, fields=recipe.benchmark.fields or None)
-    if recipe.subsets:
-        pairs = [p for p in pairs if p.subset in recipe.subsets]
-    if recipe.limit is not None:
-        pairs = pairs[: recipe.limit]
+    bench = benchmarks.load_benchmark(recipe.benchmark, limit=recipe.limit, subsets=recipe.subsets)
+    log.info("%s: %d comparisons in %d subsets", bench.name, len(bench.comparisons), len(bench.subsets()))
     run_dir = RunDir.create("eval", recipe)
-    run_dir.record_input("benchmark", recipe.benchmark.path)
+    for name, path in bench.inputs.items():
+        run_dir.record_input(f"benchmark:{name}", path.partition("::")[0])
 
-    engine = build_engine(
-        recipe.model,
-        recipe.generation,
-        recipe.judge,
-        cache_path=run_dir.path / "judgments.jsonl",
-        seed=recipe.seed,
+    extra: dict = {}
+    if recipe.kind == "generative":
+        rows, extra["engine"] = judge_rows(recipe, bench, run_dir.path / "judgments.jsonl")
+    else:
+        rows = scalar_rows(recipe, bench, run_dir.path / "scores.jsonl")
+    data.write_jsonl(run_dir.path / "results.jsonl", rows)
+
+    metrics = eval_report.build_metrics(
+        bench.name, rows, kind=recipe.kind, resamples=recipe.bootstrap, seed=recipe.seed
     )
-    results = engine.judge(pairs, description="evaluating")
-    data.write_jsonl(run_dir.path / "results.jsonl", (r.to_row() for r in results))
-
-    by_subset: dict[str, list[float]] = defaultdict(list)
-    for r in results:
-        by_subset[r.subset or "all"].append(r.score)
-    subsets = {name: {"accuracy": sum(s) / len(s), "n": len(s)} for name, s in sorted(by_subset.items())}
-    scores = [r.score for r in results]
-    metrics = {
-        "accuracy": sum(scores) / len(scores) if scores else None,
-        "n": len(scores),
-        "subsets": subsets,
-        "engine": engine.stats.as_dict(),
-    }
-    rows = [[name, s["n"], s["accuracy"]] for name, s in subsets.items()]
-    rows.append(["overall", metrics["n"], metrics["accuracy"]])
-    grid_table(f"rmr1 eval: {recipe.benchmark.path}", ["subset", "pairs", "accuracy"], rows)
+    metrics["model"] = recipe.model.name_or_path
+    metrics.update(extra)
+    title = (
+        f"{bench.name} | {Path(recipe.model.name_or_path).name or recipe.model.name_or_path} ({recipe.kind})"
+    )
+    eval_report.write_report(run_dir.path, metrics, title, plots=recipe.plots)
+    eval_report.print_tables(metrics, title)
     return run_dir.finish(metrics)
+
+
+def content_key(c: Comparison) -> str:
+    """Comparisons with the same prompt and answers are one judgment, whatever their ids."""
+    return data.stable_id(c.pair.prompt, c.pair.chosen, c.pair.rejected)
+
+
+def base_row(bench: Benchmark, c: Comparison) -> dict:
+    """What every result row holds besides the RM's verdict: where the comparison sits in the rule."""
+    return {
+        "id": c.pair.id,
+        "unit": c.unit,
+        "subset": c.pair.subset,
+        "section": benchmarks.section_of(bench.name, c.pair.subset),
+        "label": c.label,
+        "cell": list(c.cell) if c.cell else None,
+        "source_order": c.source_order,
+        "len_chosen": len(c.pair.chosen),
+        "len_rejected": len(c.pair.rejected),
+    }
+
+
+def judge_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> tuple[list[dict], dict]:
+    """Judge each distinct comparison (both orders, k samples as the recipe says) and make the rows."""
+    from dataclasses import replace
+
+    from rmr1_cli.judging import build_engine
+
+    unique = {}
+    for c in bench.comparisons:
+        key = content_key(c)
+        unique.setdefault(key, replace(c.pair, id=key))
+    engine = build_engine(
+        recipe.model, recipe.generation, recipe.judge, cache_path=cache_path, seed=recipe.seed
+    )
+    try:
+        results = {r.pair_id: r for r in engine.judge(list(unique.values()), description="evaluating")}
+    finally:
+        engine.generator.close()
+    rows = []
+    for c in bench.comparisons:
+        r = results[content_key(c)]
+        rows.append(
+            {
+                **base_row(bench, c),
+                "score": r.score,
+                "pick": r.outcome if r.outcome in ("chosen", "rejected", "tie") else None,
+                "outcome": r.outcome,
+                "p_chosen": r.p_chosen,
+                "consistent": r.consistent,
+                "n_valid": r.n_valid,
+                "n_judgments": r.n_judgments,
+                "task_type": r.task_type,
+                "tokens": r.tokens,
+                "judgments": [
+                    {
+                        "key": j.key,
+                        "order": j.order,
+                        "verdict": j.verdict,
+                        "picked": j.picked,
+                        "valid": j.valid,
+                        "reason": j.reason,
+                        "tokens": j.num_tokens,
+                    }
+                    for j in r.judgments
+                ],
+            }
+        )
+    stats = engine.stats.as_dict()
+    stats["distinct_pairs"] = len(unique)
+    return rows, stats
+
+
+def scalar_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> list[dict]:
+    """Score each distinct (prompt, answer) once with the sequence classifier, then compare per pair."""
+    from rmr1_cli.models import model_identity
+    from rmr1_cli.scoring import ScalarScorer
+
+    identity = model_identity(recipe.model)
+
+    def key(prompt, answer) -> str:
+        return data.stable_id(identity, prompt, answer)
+
+    cached = {}
+    if cache_path.exists():
+        for line in cache_path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                cached[row["key"]] = row["score"]
+    items = {}
+    for c in bench.comparisons:
+        for answer in (c.pair.chosen, c.pair.rejected):
+            k = key(c.pair.prompt, answer)
+            if k not in cached:
+                items.setdefault(k, (c.pair.prompt, answer))
+    if items:
+        log.info("scoring %d distinct answers (%d cached)", len(items), len(cached))
+        scorer = ScalarScorer(recipe.model, batch_size=recipe.batch_size)
+        keys = list(items)
+        for start in range(0, len(keys), 256):  # append as we go, so a stopped run resumes
+            chunk = keys[start : start + 256]
+            scores = scorer.score([items[k] for k in chunk])
+            data.append_jsonl(
+                cache_path, ({"key": k, "score": s} for k, s in zip(chunk, scores, strict=True))
+            )
+            cached.update(zip(chunk, scores, strict=True))
+    rows = []
+    for c in bench.comparisons:
+        chosen, rejected = (
+            cached[key(c.pair.prompt, c.pair.chosen)],
+            cached[key(c.pair.prompt, c.pair.rejected)],
+        )
+        pick = "chosen" if chosen > rejected else "rejected" if chosen < rejected else "tie"
+        score = {"chosen": 1.0, "tie": 0.5}.get(pick, 0.0)
+        rows.append(
+            {
+                **base_row(bench, c),
+                "score": score,
+                "pick": pick,
+                "score_chosen": chosen,
+                "score_rejected": rejected,
+            }
+        )
+    return rows
+
+
+def compare(
+    dir_a: str | Path, dir_b: str | Path, out_dir: str | Path | None = None, *, resamples: int = 1000
+) -> Path:
+    """``rmr1 eval-compare``: McNemar per subset and paired-bootstrap differences; writes compare.json/.md."""
+    result = eval_report.compare_runs(dir_a, dir_b, resamples=resamples)
+    out = Path(out_dir) if out_dir else Path(dir_b) / f"compare-vs-{Path(dir_a).name}"
+    eval_report.write_comparison(out, result)
+    return out
