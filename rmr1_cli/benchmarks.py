@@ -135,6 +135,7 @@ class Benchmark:
     name: str
     comparisons: list[Comparison]
     inputs: dict[str, str] = field(default_factory=dict)  # name -> path, for the run manifest
+    available: list[str] = field(default_factory=list)  # every subset, also those not loaded
 
     def subsets(self) -> list[str]:
         return list(dict.fromkeys(c.pair.subset for c in self.comparisons))
@@ -159,19 +160,36 @@ def load_benchmark(
         "rm-bench": _load_rmbench,
         "rmb": _load_rmb,
     }
-    bench = loader[spec.name](spec, root)
-    bench.comparisons = select(spec.name, bench.comparisons, subsets=subsets, limit=limit)
+    wanted = _wanted(spec.name, subsets)
+    bench = loader[spec.name](spec, root, wanted)
+    bench.comparisons = select(
+        spec.name, bench.comparisons, subsets=subsets, limit=limit, known=bench.available or None
+    )
     if not bench.comparisons:
         raise DataError(f"benchmark {spec.name}: no pairs to evaluate after subsets={list(subsets)}")
     return bench
 
 
+def _wanted(name: str, subsets: Sequence[str]):
+    """Whether a subset is asked for (by its name or its section's); lets loaders skip whole files."""
+    asked = set(subsets)
+    return lambda subset: not asked or subset in asked or section_of(name, subset) in asked
+
+
 def select(
-    name: str, comparisons: list[Comparison], *, subsets: Sequence[str] = (), limit: int | None = None
+    name: str,
+    comparisons: list[Comparison],
+    *,
+    subsets: Sequence[str] = (),
+    limit: int | None = None,
+    known: Sequence[str] | None = None,
 ) -> list[Comparison]:
-    """Keep comparisons whose subset or section is in ``subsets``, then the first ``limit`` units of each."""
+    """Keep comparisons whose subset or section is in ``subsets``, then the first ``limit`` units of each.
+
+    ``known``: every subset of the benchmark, when the loader skipped files nobody asked for.
+    """
     if subsets:
-        known = {c.pair.subset for c in comparisons}
+        known = set(known) if known else {c.pair.subset for c in comparisons}
         known |= {section_of(name, s) for s in known} - {None}
         unknown = [s for s in subsets if s not in known]
         if unknown:
@@ -232,7 +250,7 @@ def _sources(spec: BenchmarkSpec, default_layout: str = "pairs") -> list[PairSou
     return [PairSource(path=spec.path, fields=dict(spec.fields), layout=default_layout)]
 
 
-def _load_pairs(spec: BenchmarkSpec, root: Path) -> Benchmark:
+def _load_pairs(spec: BenchmarkSpec, root: Path, wanted=None) -> Benchmark:
     comparisons, inputs = [], {}
     for source in _sources(spec):
         comparisons += read_source(source, root, spec.split)
@@ -240,7 +258,7 @@ def _load_pairs(spec: BenchmarkSpec, root: Path) -> Benchmark:
     return Benchmark("pairs", _unique(comparisons), inputs)
 
 
-def _load_rewardbench(spec: BenchmarkSpec, root: Path) -> Benchmark:
+def _load_rewardbench(spec: BenchmarkSpec, root: Path, wanted=None) -> Benchmark:
     """The `filtered` split (a local file or the hub id) with its subset column, or one source per subset."""
     comparisons, inputs = [], {}
     for source in _sources(spec):
@@ -495,7 +513,7 @@ def _unique(comparisons: list[Comparison]) -> list[Comparison]:
 # ---- RM-Bench
 
 
-def _load_rmbench(spec: BenchmarkSpec, root: Path) -> Benchmark:
+def _load_rmbench(spec: BenchmarkSpec, root: Path, wanted=lambda s: True) -> Benchmark:
     """Per-domain JSON files (chat, code, math, safety-refuse, safety-response; ``*_filtered.json``)."""
     if spec.sources:
         files = [(s.subset, _resolve(root, s.path)) for s in spec.sources]
@@ -509,7 +527,7 @@ def _load_rmbench(spec: BenchmarkSpec, root: Path) -> Benchmark:
             raise DataError(f"{path}: no such file or folder (RM-Bench: the folder of per-domain JSON files)")
         if not files:
             raise DataError(f"{path}: no .json files (expected RM-Bench's chat_filtered.json, ...)")
-    comparisons, inputs = [], {}
+    comparisons, inputs, available = [], {}, []
     for subset, file in files:
         subset = subset or file.name.split(".")[0].removesuffix("_filtered")
         if section_of("rm-bench", subset) not in RMBENCH_DOMAINS:
@@ -517,10 +535,13 @@ def _load_rmbench(spec: BenchmarkSpec, root: Path) -> Benchmark:
                 f"{file}: cannot tell the RM-Bench domain of subset '{subset}'; name the file chat, code, "
                 "math or safety-* (or give sources[].subset)"
             )
+        available.append(subset)
+        if not wanted(subset):
+            continue
         inputs[subset] = str(file)
         for location, row in read_rows(file):
             comparisons += _rmbench_record(location, row, subset)
-    return Benchmark("rm-bench", _unique(comparisons), inputs)
+    return Benchmark("rm-bench", _unique(comparisons), inputs, available)
 
 
 def _rmbench_record(location: str, row: dict, subset: str) -> list[Comparison]:
@@ -549,14 +570,14 @@ def _rmbench_record(location: str, row: dict, subset: str) -> list[Comparison]:
 # ---- RMB
 
 
-def _load_rmb(spec: BenchmarkSpec, root: Path) -> Benchmark:
+def _load_rmb(spec: BenchmarkSpec, root: Path, wanted=lambda s: True) -> Benchmark:
     """A folder holding Pairwise_set/ and BoN_set/ (either may be missing); subset = the file's path."""
     base = _resolve(root, spec.path)
     if not base.is_dir():
         raise DataError(f"{base}: not a folder (RMB: the folder holding Pairwise_set and BoN_set)")
     if base.name in ("Pairwise_set", "BoN_set"):
         base = base.parent
-    comparisons, inputs = [], {}
+    comparisons, inputs, available = [], {}, []
     for kind in ("Pairwise_set", "BoN_set"):
         folder = base / kind
         if not folder.is_dir():
@@ -565,12 +586,15 @@ def _load_rmb(spec: BenchmarkSpec, root: Path) -> Benchmark:
         inputs[kind] = str(folder)
         for file in sorted(folder.rglob("*.json")):
             subset = file.relative_to(base).with_suffix("").as_posix()
+            available.append(subset)
+            if not wanted(subset):
+                continue
             read = _rmb_pairwise if kind == "Pairwise_set" else _rmb_bon
             for location, row in read_rows(file):
                 comparisons += read(location, row, subset)
-    if not comparisons:
+    if not available:
         raise DataError(f"{base}: no RMB files under Pairwise_set/ or BoN_set/")
-    return Benchmark("rmb", _unique(comparisons), inputs)
+    return Benchmark("rmb", _unique(comparisons), inputs, available)
 
 
 def _rmb_answer(row: dict, key: str, location: str) -> str:

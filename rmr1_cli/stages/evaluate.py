@@ -46,9 +46,8 @@ def run(recipe: EvalRecipe) -> Path:
     )
     metrics["model"] = recipe.model.name_or_path
     metrics.update(extra)
-    title = (
-        f"{bench.name} | {Path(recipe.model.name_or_path).name or recipe.model.name_or_path} ({recipe.kind})"
-    )
+    model = Path(recipe.model.name_or_path).name or recipe.model.name_or_path
+    title = f"{Path(recipe.output_dir).name} ({bench.name}) | {model} ({recipe.kind})"
     eval_report.write_report(run_dir.path, metrics, title, plots=recipe.plots)
     eval_report.print_tables(metrics, title)
     return run_dir.finish(metrics)
