@@ -1,9 +1,22 @@
 """The judge engine: preference pairs -> judge prompts (both orders, k samples) -> generation -> parsing
 -> one result per pair.
 
-Every judgment is keyed by a hash of everything that determines it (pair content, A/B order, sample
-index, template, model identity, sampling settings) and appended to a JSONL cache as soon as its batch
-finishes, so an interrupted run resumes where it stopped and a rerun with the same settings is free.
+How a call to ``JudgeEngine.judge`` runs:
+
+1. Plan. Each pair is rendered with the template in its A/B order(s). Prompts longer than the budget
+   (``judge.max_prompt_tokens``, else the model's context minus ``max_new_tokens``) follow
+   ``judge.too_long``: ``truncate`` cuts both answers to a shared token cap (the longer answer first, the
+   same cut in both orders) and marks the cut; ``skip`` leaves the pair unjudged. Both are counted.
+2. Look up. Every judgment has a key: a hash of the pair's content, the order, the sample index, the
+   template, the model identity, the sampling settings and how the prompt was fitted. Judgments already
+   in the JSONL cache are reused; keys repeated inside the call are generated once.
+3. Generate. The missing judgments are sorted by prompt length (little padding) and sent to the
+   generator ``batch_size`` at a time; each batch is parsed and appended to the cache (one write, then
+   fsync) before the next starts, so a killed run loses at most the batch in flight. Sampled judgments
+   get a seed derived from their key: the k samples differ, and each is reproducible.
+4. Retry (only when ``judge.retry_invalid`` > 0): unparseable judgments are asked again, at most that
+   many times, sampling (a greedy retry would repeat itself); valid ones are never re-asked.
+5. Aggregate, per pair in input order (see ``aggregate``).
 """
 
 from __future__ import annotations
@@ -14,14 +27,16 @@ import logging
 import os
 import random
 import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
 
 from rmr1_cli.config import GenerationSpec, JudgeSpec, ModelSpec
 from rmr1_cli.data import PreferencePair
-from rmr1_cli.generation import VERDICT_STOP, Generator, SamplingParams
+from rmr1_cli.errors import ConfigError, DataError
+from rmr1_cli.generation import VERDICT_STOP, Generation, Generator, SamplingParams, derive_seed
 from rmr1_cli.parsing import parse_judgment
 from rmr1_cli.prompts import JudgeTemplate
 
@@ -29,6 +44,8 @@ log = logging.getLogger(__name__)
 
 Order = Literal["AB", "BA"]  # "AB": chosen shown as Chatbot A; "BA": chosen shown as Chatbot B
 TRUNCATION_MARK = "\n[... truncated ...]"
+MIN_ANSWER_TOKENS = 16  # below this an answer cut to fit is no longer worth judging: the pair is skipped
+RETRY_TEMPERATURE = 0.7  # retries of greedy judgments sample at this temperature
 
 
 @dataclass(frozen=True)
@@ -39,8 +56,9 @@ class JudgeCall:
     pair_id: str
     order: Order
     sample: int
-    messages: list[dict]
+    messages: list[dict] | None  # None: the pair was skipped as too long
     truncated: bool = False
+    prompt_tokens: int | None = None
 
 
 @dataclass
@@ -54,12 +72,15 @@ class JudgmentRecord:
     verdict: str | None  # "A" / "B" as the judge wrote it
     picked: str | None  # "chosen" / "rejected" after undoing the A/B order
     valid: bool
-    reason: str | None
+    reason: str | None  # parser reason code for an invalid output, or "generation_error"
     task_type: str | None
     num_tokens: int
     finish_reason: str
     truncated: bool
     text: str
+    attempt: int = 0  # 0 for the first ask; n for the n-th retry of an invalid judgment
+    prompt_tokens: int | None = None
+    error: str | None = None  # why the backend refused the request (finish_reason "error")
 
 
 @dataclass
@@ -68,15 +89,16 @@ class PairResult:
 
     pair_id: str
     subset: str | None
-    p_chosen: float | None  # share of valid judgments that preferred the chosen answer
+    p_chosen: float | None  # order-balanced share of valid judgments preferring the chosen answer
     outcome: Literal["chosen", "rejected", "tie", "invalid", "skipped"]
-    score: float  # 1 chosen wins, 0.5 tie, 0 otherwise (with aggregation "mean": p_chosen)
-    consistent: bool | None  # both orders agree (None with one order)
+    score: float  # majority: 1 chosen wins, 0.5 tie, 0 otherwise; mean: p_chosen (0 when invalid/skipped)
+    consistent: bool | None  # both orders' majority picks agree (None with one order or an all-invalid order)
     n_valid: int
     n_judgments: int
     task_type: str | None
     tokens: int
     judgments: list[JudgmentRecord] = field(default_factory=list, repr=False)
+    truncated: bool = False  # the answers were cut to fit the context
 
     def to_row(self) -> dict:
         row = asdict(self)
@@ -86,65 +108,177 @@ class PairResult:
 
 @dataclass
 class JudgeStats:
+    """Running totals over every ``judge`` call of one engine (GRPO calls it once per step).
+
+    ``judgments`` counts judgment slots of the pairs judged (pairs x orders x samples), each either
+    ``generated`` in the call or served from the ``cached`` work of an earlier call or run; ``retried``
+    counts extra generations for invalid outputs; ``tokens`` are generated tokens (retries included).
+    """
+
     pairs: int = 0
     judgments: int = 0
     generated: int = 0
     cached: int = 0
+    retried: int = 0
     valid: int = 0
+    errors: int = 0
     skipped_too_long: int = 0
     truncated: int = 0
+    length_unchecked: int = 0  # pairs whose length the backend could not measure (HTTP backend)
     tokens: int = 0
     seconds: float = 0.0
     verdict_a: int = 0
+    consistent: int = 0
+    checked: int = 0  # pairs with a consistency flag (both orders had a valid judgment)
+    invalid_reasons: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         d = asdict(self)
         d["valid_rate"] = self.valid / self.judgments if self.judgments else None
         d["p_verdict_a"] = self.verdict_a / self.valid if self.valid else None
+        d["consistency"] = self.consistent / self.checked if self.checked else None
         d["tokens_per_s"] = self.tokens / self.seconds if self.seconds else None
+        d["pairs_per_s"] = self.pairs / self.seconds if self.seconds else None
         return d
 
 
 class JudgmentCache:
-    """An append-only JSONL of judgment records keyed by content hash.
+    """An append-only JSONL of judgment records, keyed by content hash.
 
-    Lines are appended and fsync'ed per batch. A torn last line (the process was killed mid-write) is
-    cut off when the file is opened, so the file never holds a partial or duplicate record.
+    Only an index (key -> file offset of its latest record) lives in memory, so opening a cache of
+    100K long judgments costs a quick scan, not 100K parsed texts; records are read back on demand.
+    Each batch is appended with one write and an fsync. A torn last line (a run killed mid-write) is cut
+    off when the file is opened. A key has one line per attempt, never two lines for the same attempt.
+    One process writes a cache at a time (an advisory lock refuses a second).
     """
+
+    _PREFIX = b'{"key": "'
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.records: dict[str, JudgmentRecord] = {}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._index: dict[str, tuple[int, int, int]] = {}  # key -> (offset, length, attempt)
+        _lock(self.path)
+        self._file = open(self.path, "a+b")  # noqa: SIM115 - held for the engine's lifetime
         self._load()
 
-    def _load(self) -> None:
-        if not self.path.exists():
-            return
-        raw = self.path.read_bytes()
-        good_end = raw.rfind(b"\n") + 1
-        if good_end < len(raw):  # torn tail from a killed run
-            with open(self.path, "r+b") as fh:
-                fh.truncate(good_end)
-        for line in raw[:good_end].splitlines():
-            if line.strip():
-                rec = JudgmentRecord(**json.loads(line))
-                self.records[rec.key] = rec
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._index
+
+    def keys(self):
+        return self._index.keys()
+
+    @property
+    def records(self) -> dict[str, JudgmentRecord]:
+        """Every latest record, parsed (reads the whole file: for tests and small caches)."""
+        return {key: self.get(key) for key in self._index}  # type: ignore[misc]
 
     def get(self, key: str) -> JudgmentRecord | None:
-        return self.records.get(key)
+        where = self._index.get(key)
+        if where is None:
+            return None
+        offset, length, _ = where
+        self._file.seek(offset)
+        return _record_from_json(self._file.read(length))
 
     def add(self, records: Sequence[JudgmentRecord]) -> None:
-        fresh = [r for r in records if r.key not in self.records]
+        """Append records not yet stored (a retry is a new attempt of its key, so it is stored)."""
+        fresh, seen = [], set()
+        for r in records:
+            known = self._index.get(r.key)
+            if (r.key, r.attempt) in seen or (known is not None and known[2] >= r.attempt):
+                continue
+            seen.add((r.key, r.attempt))
+            fresh.append(r)
         if not fresh:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in fresh)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        for r in fresh:
-            self.records[r.key] = r
+        lines = [(json.dumps(asdict(r), ensure_ascii=False) + "\n").encode("utf-8") for r in fresh]
+        offset = self._file.seek(0, os.SEEK_END)
+        self._file.write(b"".join(lines))
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        for r, line in zip(fresh, lines, strict=True):
+            self._index[r.key] = (offset, len(line), r.attempt)
+            offset += len(line)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _load(self) -> None:
+        """Index the file line by line (never all of it in memory); cut a torn last line."""
+        self._file.seek(0)
+        offset = 0
+        for number, line in enumerate(iter(self._file.readline, b""), start=1):
+            if not line.endswith(b"\n"):  # torn tail from a killed run
+                log.warning("%s: dropped an incomplete last line left by an interrupted run", self.path)
+                self._file.truncate(offset)
+                break
+            key, attempt = self._key_of(line, number)
+            if key is not None and (key not in self._index or self._index[key][2] <= attempt):
+                self._index[key] = (offset, len(line), attempt)
+            offset += len(line)
+
+    def _key_of(self, line: bytes, number: int) -> tuple[str | None, int]:
+        """The key and attempt of one line, read without parsing the whole line when rmr1 wrote it.
+
+        Inside JSON strings quotes are escaped, so ``"key": "`` at the start and ``, "attempt": `` can
+        only be the fields themselves, never text a judge wrote.
+        """
+        if not line.strip():
+            return None, 0
+        head = len(self._PREFIX)
+        if line.startswith(self._PREFIX) and line[head + 32 : head + 33] == b'"':
+            key = line[head : head + 32].decode("ascii", "replace")
+            at = line.rfind(b', "attempt": ')
+            if at < 0:
+                return key, 0
+            digits = line[at + 13 : at + 24].split(b",")[0].split(b"}")[0]
+            if digits.strip().isdigit():
+                return key, int(digits)
+        try:
+            row = json.loads(line)
+            return str(row["key"]), int(row.get("attempt", 0))
+        except (ValueError, KeyError, TypeError):
+            raise DataError(
+                f"{self.path}: line {number} is not a judgment record; delete the file to start afresh"
+            ) from None
+
+
+def _record_from_json(raw: bytes) -> JudgmentRecord:
+    row = json.loads(raw)
+    known = {f.name for f in fields(JudgmentRecord)}
+    return JudgmentRecord(**{k: v for k, v in row.items() if k in known})
+
+
+_LOCKED: dict[Path, object] = {}  # caches this process holds the lock of
+
+
+def _lock(path: Path):
+    """Hold an exclusive advisory lock next to the cache, so two processes never append to one file.
+
+    The OS releases it when the process dies (SIGKILL included). Engines of one process run one after
+    another (a stage judged twice in a test, say) and share the lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock
+        return None
+    resolved = path.resolve()
+    if resolved in _LOCKED:
+        return None
+    handle = open(path.with_name(path.name + ".lock"), "w")  # noqa: SIM115
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ConfigError(
+            f"{path} is being written by another rmr1 process; wait for it or use another output_dir"
+        ) from None
+    _LOCKED[resolved] = handle
+    return None
 
 
 def build_engine(
@@ -157,8 +291,35 @@ def build_engine(
     template = load_template(spec.template)  # fail on a bad template before loading any weights
     stop = (VERDICT_STOP,) if generation.stop_at_verdict else ()
     params = SamplingParams.from_spec(generation, seed=seed, stop=stop)
+    check_settings(spec, params)
     cache = JudgmentCache(cache_path) if cache_path is not None else None
     return JudgeEngine(build_generator(model, generation), template, spec, params, cache=cache, seed=seed)
+
+
+def check_settings(spec: JudgeSpec, params: SamplingParams) -> None:
+    """Refuse judge settings that cannot mean what they say."""
+    if spec.samples < 1:
+        raise ConfigError(f"judge.samples must be at least 1, got {spec.samples}")
+    if spec.samples > 1 and params.greedy:
+        raise ConfigError(
+            f"judge.samples={spec.samples} with generation.temperature=0 would give {spec.samples} identical "
+            "greedy judgments; set generation.temperature > 0 (e.g. 0.7) or judge.samples=1"
+        )
+    if spec.retry_invalid < 0:
+        raise ConfigError(f"judge.retry_invalid must be 0 or more, got {spec.retry_invalid}")
+    if spec.max_prompt_tokens is not None and spec.max_prompt_tokens < 1:
+        raise ConfigError(f"judge.max_prompt_tokens must be positive, got {spec.max_prompt_tokens}")
+
+
+@dataclass
+class _Plan:
+    """The calls of one pair, in (order, sample) order; ``skipped`` when it does not fit."""
+
+    pair: PreferencePair
+    calls: list[JudgeCall]
+    skipped: bool = False
+    truncated: bool = False
+    unchecked: bool = False
 
 
 class JudgeEngine:
@@ -174,6 +335,7 @@ class JudgeEngine:
         cache: JudgmentCache | None = None,
         seed: int = 0,
     ):
+        check_settings(spec, params)
         self.generator = generator
         self.template = template
         self.spec = spec
@@ -192,54 +354,87 @@ class JudgeEngine:
         return [rng.choice(["AB", "BA"])]
 
     def calls_for(self, pair: PreferencePair) -> list[JudgeCall]:
-        calls = []
-        for order in self.orders_for(pair):
-            a, b = (pair.chosen, pair.rejected) if order == "AB" else (pair.rejected, pair.chosen)
-            messages, truncated = self._fit(pair, a, b)
-            for sample in range(self.spec.samples):
-                key = self.call_key(pair, order, sample)
-                calls.append(JudgeCall(key, pair.id, order, sample, messages, truncated))
-        return calls
+        return self._plan(pair).calls
 
-    def call_key(self, pair: PreferencePair, order: Order, sample: int) -> str:
+    def _plan(self, pair: PreferencePair) -> _Plan:
+        orders = self.orders_for(pair)
+        fitted = self._fit(pair, orders)
+        if fitted is None:
+            calls = [
+                JudgeCall(self.call_key(pair, o, s, "skipped"), pair.id, o, s, None)
+                for o in orders
+                for s in range(self.spec.samples)
+            ]
+            return _Plan(pair, calls, skipped=True)
+        messages, lengths, fit = fitted
+        calls = []
+        for order in orders:
+            for sample in range(self.spec.samples):
+                key = self.call_key(pair, order, sample, fit)
+                calls.append(
+                    JudgeCall(key, pair.id, order, sample, messages[order], fit != "full", lengths[order])
+                )
+        return _Plan(pair, calls, truncated=fit != "full", unchecked=lengths[orders[0]] is None)
+
+    def call_key(self, pair: PreferencePair, order: Order, sample: int, fit: str = "full") -> str:
+        """Content hash of one judgment: what the judge is shown and everything that shapes its output."""
         content = json.dumps([pair.prompt, pair.chosen, pair.rejected], ensure_ascii=False, sort_keys=True)
+        p = self.params
         settings = [
             self.template.sha256,
             self.generator.identity,
-            self.params.max_new_tokens,
-            self.params.temperature,
-            self.params.top_p,
-            self.spec.too_long,
-            self.spec.max_prompt_tokens,
+            p.max_new_tokens,
+            p.temperature,
+            p.top_p,
+            list(p.stop),
+            fit,
             # greedy outputs do not depend on the seed; sampled ones do
-            self.seed if self.params.temperature > 0 else None,
+            None if p.greedy else self.seed,
         ]
         blob = json.dumps([content, order, sample, settings], ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
-    def _fit(self, pair: PreferencePair, a: str, b: str) -> tuple[list[dict] | None, bool]:
-        """Render the prompt; shorten the answers if it exceeds the budget (or mark it skipped)."""
-        messages = self.template.render(pair.prompt, a, b)
+    def _fit(
+        self, pair: PreferencePair, orders: list[Order]
+    ) -> tuple[dict[str, list[dict]], dict[str, int | None], str] | None:
+        """Messages and prompt lengths per order, and how they were fitted ("full" or "cap:<n>");
+        None when the pair is skipped as too long."""
+        chosen, rejected = pair.chosen, pair.rejected
+        messages = self._render(pair, chosen, rejected, orders)
+        lengths = {o: self.generator.count_tokens(m) for o, m in messages.items()}
         budget = self._prompt_budget()
-        if budget is None:
-            return messages, False
-        length = self.generator.count_tokens(messages)
-        if length is None or length <= budget:
-            return messages, False
+        if budget is None or any(n is None for n in lengths.values()):
+            return messages, lengths, "full"
+        longest = max(lengths.values())  # type: ignore[type-var]
+        if longest <= budget:
+            return messages, lengths, "full"
         if self.spec.too_long == "skip":
-            return None, False
-        for _ in range(4):  # shrink the longer answer first, by the character share of the overflow
-            overflow = length - budget
-            ratio = max(0.0, 1 - (overflow + 16) / max(1, length))
-            if len(a) >= len(b):
-                a = a[: int(len(a) * ratio)] + TRUNCATION_MARK
-            else:
-                b = b[: int(len(b) * ratio)] + TRUNCATION_MARK
-            messages = self.template.render(pair.prompt, a, b)
-            length = self.generator.count_tokens(messages) or 0
-            if length <= budget:
-                return messages, True
-        return None, False  # the conversation alone does not fit: skipped and counted
+            return None
+        la, lb = self.generator.text_tokens(chosen), self.generator.text_tokens(rejected)
+        if la is None or lb is None:
+            return None
+        mark = self.generator.text_tokens(TRUNCATION_MARK) or 8
+        excess = longest - budget
+        for slack in (2 * mark + 4, 4 * mark + 16, 8 * mark + 64):  # tokenizers merge across cuts
+            cap = water_level(la, lb, la + lb - excess - slack)
+            if cap < MIN_ANSWER_TOKENS:
+                return None
+            cut_c, cut_r = self._cut(chosen, la, cap), self._cut(rejected, lb, cap)
+            messages = self._render(pair, cut_c, cut_r, orders)
+            lengths = {o: self.generator.count_tokens(m) for o, m in messages.items()}
+            if max(lengths.values()) <= budget:  # type: ignore[type-var]
+                return messages, lengths, f"cap:{cap}"
+        return None
+
+    def _cut(self, text: str, length: int, cap: int) -> str:
+        return text if length <= cap else self.generator.cut_text(text, cap) + TRUNCATION_MARK
+
+    def _render(self, pair: PreferencePair, chosen: str, rejected: str, orders: list[Order]) -> dict:
+        out = {}
+        for order in orders:
+            a, b = (chosen, rejected) if order == "AB" else (rejected, chosen)
+            out[order] = self.template.render(pair.prompt, a, b)
+        return out
 
     def _prompt_budget(self) -> int | None:
         if self.spec.max_prompt_tokens is not None:
@@ -251,111 +446,226 @@ class JudgeEngine:
 
     def judge(self, pairs: Sequence[PreferencePair], *, description: str = "judging") -> list[PairResult]:
         """Judge every pair (cached judgments are reused) and aggregate per pair, in input order."""
-        from rmr1_cli.console import progress
-
         started = time.perf_counter()
-        calls_by_pair = {p.id: self.calls_for(p) for p in pairs}
-        pending = []
-        for calls in calls_by_pair.values():
-            for call in calls:
-                if call.messages is not None and (self.cache is None or self.cache.get(call.key) is None):
-                    pending.append(call)
-        records: dict[str, JudgmentRecord] = {}
-        chunk = max(1, getattr(self.generator, "batch_size", 16))
-        with progress() as bar:
-            task = bar.add_task(description, total=len(pending))
-            for start in range(0, len(pending), chunk):
-                batch = pending[start : start + chunk]
-                fresh = self._run_batch(batch)
-                if self.cache is not None:
-                    self.cache.add(fresh)
-                records.update((r.key, r) for r in fresh)
-                bar.advance(task, len(batch))
-        self.stats.generated += len(pending)
+        plans = [self._plan(p) for p in pairs]
+        calls = {c.key: c for plan in plans if not plan.skipped for c in plan.calls}
+        final: dict[str, JudgmentRecord] = {}  # key -> latest record
+        for key in calls:
+            cached = self.cache.get(key) if self.cache is not None else None
+            if cached is not None:
+                final[key] = cached
+        before = dict(final)
+        todo = [c for key, c in calls.items() if key not in final]
+        slots_per_pair = max(1, len(self.orders_for(pairs[0])) * self.spec.samples) if pairs else 1
+        with _Progress(description, slots_per_pair) as bar:
+            self._run(todo, 0, final, bar)
+            for attempt in range(1, self.spec.retry_invalid + 1):
+                retry = [calls[k] for k, r in final.items() if not r.valid and r.attempt < attempt]
+                if not retry:
+                    break
+                self.stats.retried += len(retry)
+                self._run(retry, attempt, final, bar)
+        results = [self._aggregate(plan, final, before) for plan in plans]
         self.stats.seconds += time.perf_counter() - started
-        return [self._aggregate(p, calls_by_pair[p.id], records) for p in pairs]
+        return results
 
-    def _run_batch(self, batch: list[JudgeCall]) -> list[JudgmentRecord]:
-        gens = self.generator.generate([c.messages for c in batch], self.params)
-        out = []
-        for call, gen in zip(batch, gens, strict=True):
-            j = parse_judgment(gen.text)
-            picked = None
-            if j.verdict is not None:
-                chosen_slot = "A" if call.order == "AB" else "B"
-                picked = "chosen" if j.verdict == chosen_slot else "rejected"
-            out.append(
-                JudgmentRecord(
-                    key=call.key,
-                    pair_id=call.pair_id,
-                    order=call.order,
-                    sample=call.sample,
-                    verdict=j.verdict,
-                    picked=picked,
-                    valid=j.valid,
-                    reason=j.reason,
-                    task_type=j.task_type,
-                    num_tokens=gen.num_tokens,
-                    finish_reason=gen.finish_reason,
-                    truncated=call.truncated,
-                    text=gen.text,
-                )
-            )
-        return out
+    def _run(self, calls: list[JudgeCall], attempt: int, final: dict, bar: _Progress) -> None:
+        """Generate ``calls`` in length-sorted batches, flushing each batch to the cache."""
+        if not calls:
+            return
+        calls = sorted(calls, key=lambda c: c.prompt_tokens or 0, reverse=True)
+        params = self.params
+        if attempt and params.greedy:
+            params = replace(params, temperature=RETRY_TEMPERATURE)
+        bar.add(len(calls))
+        chunk = max(1, int(getattr(self.generator, "batch_size", 16) or 16))
+        for start in range(0, len(calls), chunk):
+            batch = calls[start : start + chunk]
+            seeds = tuple(derive_seed(c.key, attempt) for c in batch)
+            gens = self.generator.generate([c.messages for c in batch], replace(params, seeds=seeds))
+            records = [self._record(c, g, attempt) for c, g in zip(batch, gens, strict=True)]
+            if self.cache is not None:  # refused requests are not cached: a rerun asks them again
+                self.cache.add([r for r in records if r.finish_reason != "error"])
+            for r in records:
+                final[r.key] = r
+            tokens = sum(r.num_tokens for r in records)
+            self.stats.tokens += tokens
+            bar.advance(len(batch), tokens)
 
-    def _aggregate(
-        self, pair: PreferencePair, calls: list[JudgeCall], fresh: dict[str, JudgmentRecord]
-    ) -> PairResult:
+    def _record(self, call: JudgeCall, gen: Generation, attempt: int) -> JudgmentRecord:
+        j = parse_judgment(gen.text)
+        picked = None
+        if j.verdict is not None:
+            chosen_slot = "A" if call.order == "AB" else "B"
+            picked = "chosen" if j.verdict == chosen_slot else "rejected"
+        error = gen.finish_reason == "error"
+        return JudgmentRecord(
+            key=call.key,
+            pair_id=call.pair_id,
+            order=call.order,
+            sample=call.sample,
+            verdict=j.verdict,
+            picked=picked,
+            valid=j.valid and not error,
+            reason="generation_error" if error else j.reason,
+            task_type=j.task_type,
+            num_tokens=gen.num_tokens,
+            finish_reason=gen.finish_reason,
+            truncated=call.truncated,
+            text=gen.text,
+            attempt=attempt,
+            prompt_tokens=call.prompt_tokens,
+            error=gen.error,
+        )
+
+    def _aggregate(self, plan: _Plan, final: dict[str, JudgmentRecord], before: dict) -> PairResult:
         st = self.stats
+        pair = plan.pair
         st.pairs += 1
-        if any(c.messages is None for c in calls):
+        st.length_unchecked += int(plan.unchecked)
+        if plan.skipped:
             st.skipped_too_long += 1
             return PairResult(pair.id, pair.subset, None, "skipped", 0.0, None, 0, 0, None, 0)
-        recs = [fresh.get(c.key) or (self.cache.get(c.key) if self.cache else None) for c in calls]
-        recs = [r for r in recs if r is not None]
-        st.cached += sum(1 for c in calls if c.key not in fresh)
+        st.truncated += int(plan.truncated)
+        recs = [final[c.key] for c in plan.calls if c.key in final]
         st.judgments += len(recs)
-        st.truncated += int(any(c.truncated for c in calls))
+        st.cached += sum(1 for r in recs if before.get(r.key) is r)
+        st.generated += sum(1 for r in recs if before.get(r.key) is not r)
         valid = [r for r in recs if r.valid]
         st.valid += len(valid)
+        st.errors += sum(1 for r in recs if r.finish_reason == "error")
         st.verdict_a += sum(1 for r in valid if r.verdict == "A")
-        tokens = sum(r.num_tokens for r in recs)
-        st.tokens += sum(r.num_tokens for r in recs if r.key in fresh)
-        task_types = [r.task_type for r in recs if r.task_type]
-        task_type = max(set(task_types), key=task_types.count) if task_types else None
-        if not valid:
-            return PairResult(
-                pair.id, pair.subset, None, "invalid", 0.0, None, 0, len(recs), task_type, tokens, recs
-            )
-        p_chosen = sum(r.picked == "chosen" for r in valid) / len(valid)
-        outcome = "chosen" if p_chosen > 0.5 else "rejected" if p_chosen < 0.5 else "tie"
-        if self.spec.aggregation == "mean":
-            score = p_chosen
-        else:
-            score = {"chosen": 1.0, "tie": 0.5, "rejected": 0.0}[outcome]
-        consistent = self._consistent(valid) if self.spec.both_orders else None
+        for r in recs:
+            if not r.valid:
+                st.invalid_reasons[r.reason or "unknown"] = (
+                    st.invalid_reasons.get(r.reason or "unknown", 0) + 1
+                )
+        agg = aggregate(recs, self.spec.aggregation, both_orders=len({c.order for c in plan.calls}) == 2)
+        if agg.consistent is not None:
+            st.checked += 1
+            st.consistent += int(agg.consistent)
         return PairResult(
             pair.id,
             pair.subset,
-            p_chosen,
-            outcome,
-            score,
-            consistent,
+            agg.p_chosen,
+            agg.outcome,
+            agg.score,
+            agg.consistent,
             len(valid),
             len(recs),
-            task_type,
-            tokens,
+            _task_type(recs),
+            sum(r.num_tokens for r in recs),
             recs,
+            plan.truncated,
         )
 
-    @staticmethod
-    def _consistent(valid: list[JudgmentRecord]) -> bool | None:
-        """Do the two orders' majority picks agree? (None when one order has no valid judgment.)"""
-        picks = {}
-        for order in ("AB", "BA"):
-            votes = [r.picked == "chosen" for r in valid if r.order == order]
-            if not votes:
-                return None
-            share = sum(votes) / len(votes)
-            picks[order] = "chosen" if share > 0.5 else "rejected" if share < 0.5 else "tie"
-        return picks["AB"] == picks["BA"] and picks["AB"] != "tie"
+
+@dataclass(frozen=True)
+class Aggregate:
+    p_chosen: float | None
+    outcome: Literal["chosen", "rejected", "tie", "invalid"]
+    score: float
+    consistent: bool | None
+
+
+def aggregate(records: Sequence[JudgmentRecord], aggregation: str = "majority", *, both_orders: bool = True):
+    """Combine one pair's judgments (both orders, k samples each) into one verdict.
+
+    - ``p_chosen``: each order's share of valid judgments that picked the chosen answer, averaged over
+      the orders that have a valid judgment (both orders weigh the same, so a slot-biased judge cannot
+      tilt it because one order produced more parseable outputs).
+    - ``outcome``: chosen above 0.5, rejected below, tie at exactly 0.5; invalid with no valid judgment.
+    - ``score``: majority -> 1 / 0.5 / 0 by outcome; mean -> ``p_chosen``; invalid scores 0.
+    - ``consistent``: both orders have a valid judgment and their per-order majorities name the same
+      answer (a per-order tie is inconsistent); None with one order or when an order has none valid.
+
+    >>> def r(order, picked): return JudgmentRecord("k", "p", order, 0, None, picked, picked is not None,
+    ...                                             None, None, 0, "stop", False, "")
+    >>> aggregate([r("AB", "chosen"), r("BA", "chosen")])
+    Aggregate(p_chosen=1.0, outcome='chosen', score=1.0, consistent=True)
+    >>> aggregate([r("AB", "chosen"), r("BA", "rejected")])  # a position-biased judge: a tie
+    Aggregate(p_chosen=0.5, outcome='tie', score=0.5, consistent=False)
+    >>> a = aggregate([r("AB", "chosen"), r("AB", "chosen"), r("AB", "rejected"), r("BA", "chosen"),
+    ...                r("BA", None), r("BA", None)], "mean")
+    >>> round(a.p_chosen, 3), a.outcome, round(a.score, 3), a.consistent
+    (0.833, 'chosen', 0.833, True)
+    >>> aggregate([r("AB", None), r("BA", None)])
+    Aggregate(p_chosen=None, outcome='invalid', score=0.0, consistent=None)
+    """
+    shares = {}
+    for order in ("AB", "BA"):
+        votes = [r.picked == "chosen" for r in records if r.order == order and r.valid]
+        if votes:
+            shares[order] = sum(votes) / len(votes)
+    if not shares:
+        return Aggregate(None, "invalid", 0.0, None)
+    p_chosen = sum(shares.values()) / len(shares)
+    outcome = "chosen" if p_chosen > 0.5 else "rejected" if p_chosen < 0.5 else "tie"
+    if aggregation == "mean":
+        score = p_chosen
+    else:
+        score = {"chosen": 1.0, "tie": 0.5, "rejected": 0.0}[outcome]
+    consistent = None
+    if both_orders and len(shares) == 2:
+        picks = {o: "chosen" if s > 0.5 else "rejected" if s < 0.5 else "tie" for o, s in shares.items()}
+        consistent = picks["AB"] == picks["BA"] != "tie"
+    return Aggregate(p_chosen, outcome, score, consistent)
+
+
+def water_level(a: int, b: int, total: int) -> int:
+    """The largest cap c with min(a, c) + min(b, c) <= total: cut the longer answer first, then both.
+
+    >>> water_level(10, 100, 50)  # the short answer stays whole, the long one keeps 40
+    40
+    >>> water_level(10, 100, 15)  # both cut to 7
+    7
+    >>> water_level(10, 20, 100)  # nothing to cut
+    20
+    """
+    if a + b <= total:
+        return max(a, b)
+    short = min(a, b)
+    if 2 * short >= total:
+        return max(0, total // 2)
+    return total - short
+
+
+def _task_type(records: Sequence[JudgmentRecord]) -> str | None:
+    """The judge's most frequent task type (first seen wins a tie, so runs agree)."""
+    counts = Counter(r.task_type for r in records if r.task_type)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+class _Progress:
+    """A Rich bar over judgments with pairs/s and generated tokens/s (silent when not a terminal)."""
+
+    def __init__(self, description: str, slots_per_pair: int):
+        from rich.progress import TextColumn
+
+        from rmr1_cli.console import progress
+
+        self.slots_per_pair = slots_per_pair
+        self.bar = progress(TextColumn("{task.fields[rate]}"))
+        self.description = description
+        self.task = None
+        self.done = 0
+        self.tokens = 0
+        self.started = time.perf_counter()
+
+    def __enter__(self) -> _Progress:
+        self.bar.__enter__()
+        self.task = self.bar.add_task(self.description, total=0, rate="")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.__exit__(*exc)
+
+    def add(self, n: int) -> None:
+        self.bar.update(self.task, total=(self.bar.tasks[0].total or 0) + n)
+
+    def advance(self, n: int, tokens: int) -> None:
+        self.done += n
+        self.tokens += tokens
+        elapsed = max(1e-9, time.perf_counter() - self.started)
+        rate = f"{self.done / self.slots_per_pair / elapsed:.2f} pairs/s {self.tokens / elapsed:.0f} tok/s"
+        self.bar.update(self.task, advance=n, rate=rate)

@@ -30,25 +30,43 @@ def run(recipe: JudgeRecipe) -> Path:
         seed=recipe.seed,
     )
     results = engine.judge(pairs)
+    engine.generator.close()
     data.write_jsonl(run_dir.path / "results.jsonl", (r.to_row() for r in results))
 
-    metrics = judge_metrics(results) | {"engine": engine.stats.as_dict()}
-    summary_table(
-        "rmr1 judge",
-        {
-            "pairs": len(results),
-            "judgments (generated / cached)": f"{engine.stats.judgments} ({engine.stats.generated} / {engine.stats.cached})",
-            "valid verdicts": f"{engine.stats.valid} ({_pct(engine.stats.as_dict()['valid_rate'])})",
-            "chosen preferred": _pct(metrics["accuracy"]),
-            "swap-consistent": _pct(metrics["consistency"]),
-            "P(verdict = A)": _pct(engine.stats.as_dict()["p_verdict_a"]),
-            "skipped (too long) / truncated": f"{engine.stats.skipped_too_long} / {engine.stats.truncated}",
-            "generated tokens": engine.stats.tokens,
-            "seconds": round(engine.stats.seconds, 1),
-            "output": run_dir.path,
-        },
-    )
+    stats = engine.stats.as_dict()
+    metrics = judge_metrics(results) | {"engine": stats}
+    summary_table("rmr1 judge", summary_rows(metrics, stats) + [("output", run_dir.path)])
     return run_dir.finish(metrics)
+
+
+def summary_rows(metrics: dict, stats: dict) -> list[tuple[str, object]]:
+    """The judge summary: what was judged, how much of it parsed, how biased and how fast."""
+    rows = [
+        ("pairs", metrics["pairs"]),
+        (
+            "judgments (generated / cached)",
+            f"{stats['judgments']} ({stats['generated']} / {stats['cached']})",
+        ),
+        ("valid verdicts", f"{stats['valid']} ({_pct(stats['valid_rate'])})"),
+        ("chosen preferred", _pct(metrics["accuracy"])),
+        ("swap-consistent", _pct(metrics["consistency"])),
+        ("P(verdict = A)", _pct(stats["p_verdict_a"])),
+        ("skipped (too long) / truncated", f"{stats['skipped_too_long']} / {stats['truncated']}"),
+        ("generated tokens", stats["tokens"]),
+        (
+            "time",
+            f"{stats['seconds']:.1f} s ({stats['pairs_per_s'] or 0:.2f} pairs/s, "
+            f"{stats['tokens_per_s'] or 0:.0f} tok/s)",
+        ),
+    ]
+    if stats["invalid_reasons"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(stats["invalid_reasons"].items()))
+        rows.insert(3, ("invalid (by reason)", reasons))
+    if stats["retried"]:
+        rows.insert(3, ("retried invalid", stats["retried"]))
+    if stats["length_unchecked"]:
+        rows.insert(-2, ("length unchecked (backend cannot count)", stats["length_unchecked"]))
+    return rows
 
 
 def judge_metrics(results: list[PairResult]) -> dict:
