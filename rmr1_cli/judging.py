@@ -297,7 +297,7 @@ def build_engine(
 
 
 def check_settings(spec: JudgeSpec, params: SamplingParams) -> None:
-    """Refuse judge settings that cannot mean what they say."""
+    """Refuse recipe settings that cannot mean what they say (build_engine checks every recipe)."""
     if spec.samples < 1:
         raise ConfigError(f"judge.samples must be at least 1, got {spec.samples}")
     if spec.samples > 1 and params.greedy:
@@ -335,7 +335,6 @@ class JudgeEngine:
         cache: JudgmentCache | None = None,
         seed: int = 0,
     ):
-        check_settings(spec, params)
         self.generator = generator
         self.template = template
         self.spec = spec

@@ -19,7 +19,13 @@ from rmr1_cli.config import JudgeSpec
 from rmr1_cli.data import PreferencePair
 from rmr1_cli.errors import ConfigError, DataError
 from rmr1_cli.generation import VERDICT_STOP, Generation, SamplingParams
-from rmr1_cli.judging import RETRY_TEMPERATURE, TRUNCATION_MARK, JudgeEngine, JudgmentCache
+from rmr1_cli.judging import (
+    RETRY_TEMPERATURE,
+    TRUNCATION_MARK,
+    JudgeEngine,
+    JudgmentCache,
+    check_settings,
+)
 from rmr1_cli.prompts import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +109,8 @@ def test_k_samples_differ_and_do_not_depend_on_the_batch():
 
 def test_samples_with_greedy_decoding_are_refused():
     with pytest.raises(ConfigError, match="identical"):
-        engine(ScriptedGenerator(), samples=2)
+        check_settings(JudgeSpec(samples=2), SamplingParams(temperature=0.0))
+    check_settings(JudgeSpec(samples=2), SamplingParams(temperature=0.7))
 
 
 def test_mean_aggregation_scores_the_order_balanced_win_probability():
