@@ -40,11 +40,13 @@ def _run_stage(stage: str, recipe_cls: str, recipe: Path | None, overrides: list
         from rmr1_cli import config
 
         resolved = config.load_recipe(recipe, getattr(config, recipe_cls), overrides or [])
-        out = importlib.import_module(f"rmr1_cli.stages.{stage}").run(resolved)
+        module = stage if "." in stage else f"rmr1_cli.stages.{stage}"  # a dotted name: a module path
+        out = importlib.import_module(module).run(resolved)
     except Rmr1Error as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    typer.echo(str(out))
+    if out is not None:  # `serve` prints its URL itself, when it starts listening
+        typer.echo(str(out))
 
 
 @app.command()
@@ -63,6 +65,12 @@ def train_rm(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: 
 def judge(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
     """Judge preference pairs with a generative RM (both orders, resumable)."""
     _run_stage("judge", "JudgeRecipe", recipe, overrides, verbose)
+
+
+@app.command()
+def serve(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
+    """Serve a judge over HTTP: OpenAI chat completions + /judge (binds 127.0.0.1 unless told otherwise)."""
+    _run_stage("rmr1_cli.serve", "ServeRecipe", recipe, overrides, verbose)
 
 
 @app.command()

@@ -195,6 +195,24 @@ class JudgeRecipe:
 
 
 @dataclass(frozen=True)
+class ServeRecipe:
+    """``rmr1 serve``: a judge model over HTTP (OpenAI chat completions + ``/judge``) for remote rewards."""
+
+    seed: int = 0
+    model: ModelSpec = field(default_factory=ModelSpec)
+    generation: GenerationSpec = field(default_factory=GenerationSpec)  # defaults for requests + /judge
+    judge: JudgeSpec = field(default_factory=JudgeSpec)  # how /judge asks and aggregates
+    host: str = "127.0.0.1"  # loopback only; another address exposes the model to the network
+    port: int = 8000  # 0 picks a free port; the URL is printed on stdout once the model is loaded
+    served_model_name: str | None = None  # the "model" clients send (default: the model folder's name)
+    api_key_env: str | None = None  # env var holding the bearer token clients must send (None: no token)
+    max_request_bytes: int = 4_000_000  # larger bodies get 413 before they are read
+    max_pairs_per_request: int = 512  # /judge
+    batch_wait_ms: float = 10.0  # how long to gather concurrent requests into one model batch
+    cache_file: str | None = None  # judgment cache for /judge: repeated comparisons are not regenerated
+
+
+@dataclass(frozen=True)
 class PairSource:
     """One file of a benchmark and how its rows become preference pairs (layouts: ``benchmarks.py``).
 

@@ -82,6 +82,7 @@ class Generation:
     num_tokens: int
     finish_reason: Literal["stop", "length", "error"]
     error: str | None = None
+    prompt_tokens: int | None = None  # when the backend knows it
 
 
 class Generator(ABC):
@@ -227,9 +228,10 @@ class TransformersGenerator(Generator):
             out = self.model.generate(
                 input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs
             )
-        return [self._finish(row, pad, params) for row in out[:, width:].tolist()]
+        rows = out[:, width:].tolist()
+        return [self._finish(row, pad, params, len(p)) for row, p in zip(rows, prompts, strict=True)]
 
-    def _finish(self, row: list[int], pad: int, params: SamplingParams) -> Generation:
+    def _finish(self, row: list[int], pad: int, params: SamplingParams, prompt_tokens: int) -> Generation:
         """Cut a generated row at its end: eos, padding after a stop, or a stop string."""
         ended = False
         kept = []
@@ -247,7 +249,8 @@ class TransformersGenerator(Generator):
             if cut >= 0:
                 text = text[: cut + len(stop)]
                 ended = True
-        return Generation(text=text, num_tokens=len(kept), finish_reason="stop" if ended else "length")
+        finish = "stop" if ended else "length"
+        return Generation(text, len(kept), finish, prompt_tokens=prompt_tokens)
 
 
 class _RowSampler:

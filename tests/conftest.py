@@ -38,7 +38,7 @@ _REPLY = re.compile(r"\[Start of Chatbot ([AB])'s reply\]\n(.*?)\n\[End of Chatb
 def replies(conversation: list[dict]) -> tuple[str, str]:
     """The texts shown as Chatbot A and Chatbot B in a rendered judge prompt."""
     found = dict(_REPLY.findall(conversation[-1]["content"]))
-    return found["A"], found["B"]
+    return found.get("A", ""), found.get("B", "")  # ("", "") for a prompt that is not a judge prompt
 
 
 def prefer(word: str):
