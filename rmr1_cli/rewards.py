@@ -7,6 +7,11 @@ float per completion. trl logs each reward under the function's ``__name__``, so
 metric names (``rewards/verdict_reward/mean``). Both rewards read outputs with ``parse_judgment``:
 the train-time reward and the eval-time parser are the same code. Pure: imports neither torch nor
 transformers.
+
+The second half holds the arithmetic of *policy* rewards from a pairwise judge (DESIGN.md §5):
+swap-safe scoring of one comparison and the adapters that turn a group's comparisons into one scalar
+per rollout (round-robin win rate, Bradley-Terry strength, knockout bracket). ``policy_reward`` feeds
+them the judge engine's results.
 """
 
 from __future__ import annotations

@@ -78,23 +78,23 @@ def _samples():
     return SAMPLES
 
 
-# -- fast: errors before anything is loaded ----------------------------------------------------------
+# -- fast: errors before anything is loaded (no model, no trl import) --------------------------------
 
 
-def test_one_order_judge_is_refused(tiny_model_dir, in_tmp_cwd):
+def test_one_order_judge_is_refused(in_tmp_cwd):
     from rmr1_cli.stages import grpo
 
-    recipe = tiny_recipe(tiny_model_dir, in_tmp_cwd / "out", **{"reward.judge.both_orders": "false"})
+    recipe = tiny_recipe("never-loaded", in_tmp_cwd / "out", **{"reward.judge.both_orders": "false"})
     with pytest.raises(ConfigError, match="survives the A/B swap"):
         grpo.run(recipe)
 
 
-def test_missing_reference_column_is_a_data_error(tiny_model_dir, in_tmp_cwd):
+def test_missing_reference_column_is_a_data_error(in_tmp_cwd):
     from rmr1_cli.stages import grpo
 
     prompts = in_tmp_cwd / "prompts.jsonl"
     prompts.write_text(json.dumps({"id": "p1", "prompt": "Say hi."}) + "\n")
-    recipe = tiny_recipe(tiny_model_dir, in_tmp_cwd / "out", prompts_file=prompts)
+    recipe = tiny_recipe("never-loaded", in_tmp_cwd / "out", prompts_file=prompts)
     with pytest.raises(DataError, match="reference"):
         grpo.run(recipe)
 
@@ -146,6 +146,7 @@ def test_grpo_logs_diagnostics_and_evaluates_the_policy(tiny_model_dir, in_tmp_c
     assert metrics["diagnostics"]["judge/invalid_rate"]["mean"] == 0.0
     assert metrics["reward_weights"] == {"judge_reward": 1.0, "verifiable_reward": 0.0}
     assert metrics["reward_trend"]["steps"] == 2
+    assert "reward_length_trend_corr" in metrics  # reward vs mean length across steps (None if constant)
     assert (out / "diagnostics.png").exists() and (out / "curves.png").exists()
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 2 and samples[0]["comparisons"][0]["opponent"] == "reference"

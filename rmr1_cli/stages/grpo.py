@@ -32,6 +32,7 @@ CURVES = [
 ]
 DIAGNOSTICS = [
     "hacking/reward_length_corr",
+    "completions/mean_length",
     "judge/swap_flip_rate",
     "judge/invalid_rate",
     "hacking/verifiable_agreement",
@@ -42,12 +43,7 @@ DIAGNOSTICS = [
 
 
 def run(recipe: GRPORecipe) -> Path:
-    from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
-
-    from rmr1_cli import models
-    from rmr1_cli.answers import policy_answers
-    from rmr1_cli.policy_reward import build_policy_rewards, check_reward_spec
+    from rmr1_cli.policy_reward import check_reward_spec
 
     reward = recipe.reward
     prompts = data.load_prompts(recipe.prompts_file, limit=recipe.limit)
@@ -63,6 +59,14 @@ def run(recipe: GRPORecipe) -> Path:
             f"{recipe.prompts_file}: rows {missing[:5]} have no 'reference' (reward.adapter=vs_reference with "
             "reward.reference=column); add the column or set reward.reference=baseline"
         )
+    # checks done: now the heavy imports (trl takes seconds)
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from rmr1_cli import models
+    from rmr1_cli.answers import policy_answers
+    from rmr1_cli.policy_reward import build_policy_rewards
+
     run_dir = RunDir.create("grpo", recipe)
     run_dir.record_input("prompts_file", recipe.prompts_file)
 
@@ -126,6 +130,7 @@ def run(recipe: GRPORecipe) -> Path:
         "reward_weights": {f.__name__: w for f, w in zip(rewards.funcs, rewards.weights, strict=True)},
         "reward_trend": _trend(history, "reward"),
         "diagnostics": {key: _trend(history, key) for key in DIAGNOSTICS if any(key in h for h in history)},
+        "reward_length_trend_corr": _step_correlation(history, "reward", "completions/mean_length"),
     }
     if rewards.engine is not None:
         metrics["judge"] = rewards.engine.stats.as_dict()
@@ -133,6 +138,7 @@ def run(recipe: GRPORecipe) -> Path:
         "prompts": len(rows),
         "steps": summary["global_step"],
         "reward first -> last": _arrow(metrics["reward_trend"]),
+        "reward vs mean length over steps (r)": _num(metrics["reward_length_trend_corr"]),
         **{f"{key} (mean)": _num(value["mean"]) for key, value in metrics["diagnostics"].items()},
     }
     if recipe.eval_prompts_file:
@@ -193,6 +199,14 @@ def _trend(history: list[dict], key: str) -> dict[str, float | int | None]:
         "last_quarter": sum(values[-q:]) / q,
         "steps": len(values),
     }
+
+
+def _step_correlation(history: list[dict], x: str, y: str) -> float | None:
+    """Correlation of two logged series over the steps: a reward that rises with length is suspect."""
+    from rmr1_cli.reward_diagnostics import pearson
+
+    steps = [h for h in history if x in h and y in h]
+    return pearson([float(h[x]) for h in steps], [float(h[y]) for h in steps])
 
 
 def _num(value: float | None) -> str:
