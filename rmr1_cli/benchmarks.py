@@ -221,12 +221,14 @@ def _resolve(root: Path, path: str) -> Path:
 
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+_FILE_SUFFIX = re.compile(r"\.(jsonl?|gz|parquet|csv|arrow)$")
 
 
 def _rows(root: Path, path: str, split: str | None) -> Iterator[tuple[str, dict]]:
     """Rows of a local file (any format ``data.read_rows`` reads) or, failing that, of a hub dataset."""
     local = _resolve(root, path)
-    if Path(str(local).partition("::")[0]).exists() or not _HUB_ID.fullmatch(path):
+    looks_like_hub_id = _HUB_ID.fullmatch(path) and not _FILE_SUFFIX.search(path)
+    if Path(str(local).partition("::")[0]).exists() or not looks_like_hub_id:
         yield from read_rows(local)
         return
     try:

@@ -7,7 +7,7 @@ metrics.json keys (stable; ``*_ci`` is the 95% bootstrap interval [lo, hi] of th
 
 - ``benchmark``, ``kind`` (generative|scalar), ``headline`` (+ ``headline_ci``) and ``headline_rule``
 - ``accuracy`` (+ci): over all non-tie comparisons; ``agreement`` (+ci): three-way, ties included
-- ``n_comparisons``, ``n_units``
+- ``n_comparisons``, ``n_units``, ``n_tie_labels``
 - ``sections.<name>``: ``score`` (+ci), ``subsets``; RM-Bench adds ``hard``/``normal``/``easy`` (+ci)
   and ``matrix`` (3x3, rows chosen style); RMB adds ``macro`` (mean over its scenarios)
 - ``hard``/``normal``/``easy`` (+ci): RM-Bench, mean over the domains present
@@ -74,6 +74,7 @@ def build_metrics(
         "headline_rule": benchmarks.HEADLINE_RULES[name],
         "n_comparisons": len(rows),
         "n_units": sum(counts.values()),
+        "n_tie_labels": sum(r.get("label") == "tie" for r in rows),
     }
     rng = np.random.default_rng(seed)
     return {
@@ -222,6 +223,10 @@ def _pct(value: float | None, ci: Sequence[float] | None = None) -> str:
 def summary_rows(metrics: Mapping) -> list[list[str]]:
     """Headline, sections (and RM-Bench difficulty) as table rows: name, score [95% CI], n."""
     rows = [["headline", _pct(metrics["headline"], metrics.get("headline_ci")), metrics["n_units"]]]
+    if metrics.get("n_tie_labels"):
+        rows.append(
+            ["agreement (3-way, ties included)", _pct(metrics["agreement"], metrics.get("agreement_ci")), ""]
+        )
     for level in ("hard", "normal", "easy"):
         if metrics.get(level) is not None:
             rows.append([level, _pct(metrics[level], metrics.get(f"{level}_ci")), ""])
@@ -236,16 +241,14 @@ def summary_rows(metrics: Mapping) -> list[list[str]]:
 def subset_rows(metrics: Mapping) -> tuple[list[str], list[list[Any]]]:
     base = metrics["baselines"]
     generative = metrics["kind"] == "generative"
-    header = ["subset", "n", "accuracy [95% CI]", "length-only"]
+    ties = bool(metrics.get("n_tie_labels"))
+    header = ["subset", "n", "accuracy [95% CI]"] + (["agreement"] if ties else []) + ["length-only"]
     header += ["swap-consistent", "invalid"] if generative else []
     rows = []
     for name, s in metrics["subsets"].items():
-        row = [
-            name,
-            s["n"],
-            _pct(s["accuracy"], s.get("accuracy_ci")),
-            _pct(base["length_only"]["subsets"].get(name)),
-        ]
+        row = [name, s["n"], _pct(s["accuracy"], s.get("accuracy_ci"))]
+        row += [_pct(s.get("agreement"))] if ties else []
+        row += [_pct(base["length_only"]["subsets"].get(name))]
         if generative:
             row += [_pct(s.get("swap_consistency")), _pct(s.get("invalid_rate"))]
         rows.append(row)

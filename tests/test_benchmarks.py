@@ -349,3 +349,25 @@ def test_sample_pairs_still_load_by_default():
     assert bench.name == "pairs" and len(bench.comparisons) > 0
     assert Path(bench.inputs[str(ROOT / "data" / "samples" / "pairs_eval.jsonl")]).exists()
     assert benchmarks.section_of("pairs", "chat") is None
+
+
+def test_rewardbench_hub_id_reads_the_filtered_split(monkeypatch):
+    import datasets
+
+    asked = []
+
+    def fake_hub(path, split):
+        asked.append((path, split))
+        return [{"prompt": "2+2?", "chosen": "4", "rejected": "5", "subset": "math-prm", "id": 7}]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_hub)
+    bench = load_benchmark(BenchmarkSpec(name="rewardbench", path="allenai/reward-bench"))
+    assert asked == [("allenai/reward-bench", "filtered")]
+    assert [(c.pair.id, c.pair.subset) for c in bench.comparisons] == [("reward-bench:7", "math-prm")]
+
+    def offline(path, split):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(DataError, match="could not be loaded from the hub .*no network"):
+        load_benchmark(BenchmarkSpec(name="rewardbench", path="allenai/reward-bench"))
