@@ -718,7 +718,11 @@ def column_means(tables: Mapping[str, UnitTable]) -> tuple[dict[str, dict[str, f
 
 
 def _ratio(top: float, bottom: float) -> float | None:
-    return top / bottom if bottom > 0 else None
+    """top / bottom, None when bottom is 0. The bootstrap passes numpy arrays (one value per replicate)
+    through the same rules; there a zero bottom gives nan, which its percentiles skip."""
+    if isinstance(bottom, int | float):
+        return top / bottom if bottom > 0 else None
+    return top / bottom
 
 
 def _mean(values: Iterable[float | None]) -> float | None:

@@ -9,7 +9,6 @@ is the percentile interval of those replicates.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,32 +19,58 @@ from rmr1_cli.benchmarks import UnitTable, aggregate
 Path_ = tuple[str, ...]
 
 
+_CHUNK = 100  # replicates drawn at once (bounds memory at chunk x units x columns floats)
+
+
+def resample(
+    values: np.ndarray | list, resamples: int, rng: np.random.Generator, *also: np.ndarray | list
+) -> list[np.ndarray]:
+    """Column means of ``resamples`` bootstrap samples of the rows of ``values``: (resamples, columns).
+
+    Arrays in ``also`` (same rows, e.g. another run's values for a paired test) are resampled with the
+    very same row draws.
+    """
+    arrays = [np.asarray(v, dtype=float) for v in (values, *also)]
+    arrays = [a.reshape(len(a), -1) for a in arrays]
+    n = len(arrays[0])
+    out: list[list[np.ndarray]] = [[] for _ in arrays]
+    for start in range(0, resamples, _CHUNK):
+        rows = rng.integers(0, n, size=(min(_CHUNK, resamples - start), n))
+        for k, a in enumerate(arrays):
+            out[k].append(a[rows].mean(axis=1))
+    return [np.concatenate(parts) for parts in out]
+
+
 def resampled_means(
     tables: Mapping[str, UnitTable], resamples: int, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """Per subset, ``resamples`` bootstrap replicates of its column means: an array (resamples, columns)."""
-    out = {}
-    for subset in sorted(tables):
-        values = np.asarray(tables[subset].values, dtype=float)
-        n = len(values)
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples)  # how often each unit is drawn
-        out[subset] = weights @ values / n
-    return out
+    return {s: resample(tables[s].values, resamples, rng)[0] for s in sorted(tables)}
 
 
-def flatten(node: Any, prefix: Path_ = ()) -> dict[Path_, float]:
-    """Every float leaf of a nested dict, by its key path (ints, lists, strings and None are left out).
+def flatten(node: Any, prefix: Path_ = ()) -> dict[Path_, Any]:
+    """Every number (float or numpy array) of a nested dict, by its key path; ints, lists, strings and
+    None are left out.
 
     >>> flatten({"a": 0.5, "b": {"c": 0.25, "n": 3, "d": None}})
     {('a',): 0.5, ('b', 'c'): 0.25}
     """
-    out: dict[Path_, float] = {}
+    out: dict[Path_, Any] = {}
     if isinstance(node, dict):
         for key, value in node.items():
             out.update(flatten(value, (*prefix, str(key))))
-    elif isinstance(node, float):
+    elif isinstance(node, float | np.ndarray):
         out[prefix] = node
     return out
+
+
+def _replicates(
+    name: str, tables: Mapping[str, UnitTable], draws: Mapping[str, np.ndarray], counts, statistic
+):
+    """Every score for all replicates at once: the rule runs on arrays of column means (one per replicate)."""
+    means = {s: {c: draws[s][:, k] for k, c in enumerate(tables[s].columns)} for s in tables}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return flatten(statistic(name, means, counts))
 
 
 def bootstrap(
@@ -61,22 +86,22 @@ def bootstrap(
     rng = np.random.default_rng(seed)
     draws = resampled_means(tables, resamples, rng)
     counts = {s: len(t.values) for s, t in tables.items()}
-    collected: dict[Path_, list[float]] = defaultdict(list)
-    for b in range(resamples):
-        means = {s: dict(zip(tables[s].columns, draws[s][b].tolist(), strict=True)) for s in tables}
-        for path, value in flatten(statistic(name, means, counts)).items():
-            collected[path].append(value)
-    return {path: interval(values, level) for path, values in collected.items()}
+    collected = _replicates(name, tables, draws, counts, statistic)
+    return {path: ci for path, values in collected.items() if (ci := interval(values, level)) is not None}
 
 
-def interval(values: list[float] | np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """The central percentile interval.
+def interval(values: list[float] | np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
+    """The central percentile interval (nan replicates left out; None when there are none).
 
     >>> [round(x, 6) for x in interval(list(range(101)), 0.9)]
     [5.0, 95.0]
     """
+    array = np.asarray(values, dtype=float)
+    array = array[~np.isnan(array)]
+    if array.size == 0:
+        return None
     tail = (1 - level) / 2 * 100
-    lo, hi = np.percentile(np.asarray(values, dtype=float), [tail, 100 - tail])
+    lo, hi = np.percentile(array, [tail, 100 - tail])
     return float(lo), float(hi)
 
 
@@ -101,10 +126,7 @@ def mean_interval(
     """Bootstrap interval of a plain mean (for diagnostics such as accuracy per length bucket)."""
     if not values:
         return None
-    array = np.asarray(values, dtype=float)
-    n = len(array)
-    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples)
-    return interval(weights @ array / n, level)
+    return interval(resample(values, resamples, rng)[0][:, 0], level)
 
 
 def mcnemar(b: int, c: int) -> float:
@@ -138,20 +160,14 @@ def paired_difference(
     """
     rng = np.random.default_rng(seed)
     counts = {s: len(t.values) for s, t in tables_a.items()}
-    weights = {s: rng.multinomial(n, np.full(n, 1.0 / n), size=resamples) for s, n in sorted(counts.items())}
-    draws = {}
-    for label, tables in (("a", tables_a), ("b", tables_b)):
-        draws[label] = {
-            s: weights[s] @ np.asarray(t.values, dtype=float) / counts[s] for s, t in tables.items()
-        }
-    collected: dict[Path_, list[float]] = defaultdict(list)
-    for r in range(resamples):
-        scores = {}
-        for label, tables in (("a", tables_a), ("b", tables_b)):
-            means = {
-                s: dict(zip(t.columns, draws[label][s][r].tolist(), strict=True)) for s, t in tables.items()
-            }
-            scores[label] = flatten(aggregate(name, means, counts))
-        for path in scores["a"].keys() & scores["b"].keys():
-            collected[path].append(scores["b"][path] - scores["a"][path])
-    return {path: interval(values, level) for path, values in collected.items()}
+    draws_a, draws_b = {}, {}
+    for s in sorted(counts):
+        draws_a[s], draws_b[s] = resample(tables_a[s].values, resamples, rng, tables_b[s].values)
+    score_a = _replicates(name, tables_a, draws_a, counts, aggregate)
+    score_b = _replicates(name, tables_b, draws_b, counts, aggregate)
+    out = {}
+    for path in score_a.keys() & score_b.keys():
+        ci = interval(np.asarray(score_b[path]) - np.asarray(score_a[path]), level)
+        if ci is not None:
+            out[path] = ci
+    return out
