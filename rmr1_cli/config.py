@@ -385,6 +385,7 @@ class DistillRecipe:
     leak_phrases: list[str] = field(
         default_factory=lambda: ["reviewer", "hint", "was told", "gold verdict", "given verdict"]
     )  # a second-pass trace that mentions one of these (any case) is dropped
+    balance_labels: bool = False  # keep as many A as B traces (drops the surplus of the commoner label)
 
 
 @dataclass(frozen=True)

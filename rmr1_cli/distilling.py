@@ -11,7 +11,8 @@ The SFT row always pairs the trace with the plain judge prompt: the hint never r
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rmr1_cli.data import Conversation, PreferencePair
@@ -143,3 +144,96 @@ def reason_family(reason: str) -> str:
     ('invalid', 'leak')
     """
     return re.split(r":", reason, maxsplit=1)[0]
+
+
+def balance_labels(items: Sequence, label_of) -> tuple[list, int]:
+    """Keep the first ``min(#A, #B)`` items of each label, in input order; returns (kept, dropped).
+
+    Filtering by verdict can skew the labels (a judge biased to one slot passes more of that slot),
+    and SFT on skewed labels teaches a position bias.
+
+    >>> balance_labels(["A1", "B1", "B2", "A2", "B3"], lambda x: x[0])
+    (['A1', 'B1', 'B2', 'A2'], 1)
+    """
+    quota = min(sum(label_of(x) == "A" for x in items), sum(label_of(x) == "B" for x in items))
+    seen = {"A": 0, "B": 0}
+    kept = []
+    for item in items:
+        label = label_of(item)
+        if seen[label] < quota:
+            kept.append(item)
+            seen[label] += 1
+    return kept, len(items) - len(kept)
+
+
+@dataclass
+class Outcome:
+    """What happened to one task."""
+
+    task: Task
+    first_text: str
+    first_reason: str | None  # None: kept in the first pass
+    second_text: str | None = None
+    second_reason: str | None = None  # None with second_text: kept in the second pass
+
+    @property
+    def kept_pass(self) -> str | None:
+        if self.first_reason is None:
+            return "first"
+        if self.second_text is not None and self.second_reason is None:
+            return "second"
+        return None
+
+    @property
+    def trace(self) -> str | None:
+        return {"first": self.first_text, "second": self.second_text, None: None}[self.kept_pass]
+
+
+def trace_row(outcome: Outcome, teacher_id: str) -> dict:
+    """A kept trace in the trace-source schema (``data.load_trace_sources``), with provenance."""
+    task = outcome.task
+    answer_a, answer_b = task.answers
+    return {
+        "id": task.id,
+        "pair_id": task.pair.id,
+        "label": task.label,
+        "prompt": task.prompt,
+        "answer_a": answer_a,
+        "answer_b": answer_b,
+        "trace": outcome.trace,
+        "subset": task.pair.subset,
+        "pass": outcome.kept_pass,
+        "teacher": teacher_id,
+    }
+
+
+def pass_metrics(outcomes: list[Outcome], second_pass: bool) -> dict:
+    """Pass rates: first pass (of all tasks), second pass (of those retried), dropped, and why."""
+    n = len(outcomes)
+    first_kept = sum(o.kept_pass == "first" for o in outcomes)
+    tried = [o for o in outcomes if o.second_text is not None]
+    second_kept = sum(o.kept_pass == "second" for o in tried)
+    kept = [o for o in outcomes if o.kept_pass]
+    return {
+        "tasks": n,
+        "first_pass": {
+            "kept": first_kept,
+            "rate": first_kept / n if n else None,
+            "reasons": reason_counts(o.first_reason for o in outcomes),
+        },
+        "second_pass": {
+            "enabled": second_pass,
+            "tried": len(tried),
+            "kept": second_kept,
+            "rate": second_kept / len(tried) if tried else None,
+            "reasons": reason_counts(o.second_reason for o in tried),
+        },
+        "kept": len(kept),
+        "kept_rate": len(kept) / n if n else None,
+        "dropped": n - len(kept),
+        "labels": {"A": sum(o.task.label == "A" for o in kept), "B": sum(o.task.label == "B" for o in kept)},
+    }
+
+
+def reason_counts(reasons: Iterable[str | None]) -> dict[str, int]:
+    return dict(sorted(Counter(reason_family(r) for r in reasons if r is not None).items()))

@@ -282,12 +282,14 @@ def gold_trace(problem: Problem, answer_a: str, answer_b: str, label: str) -> st
 
     >>> p = make_problem([7, 5], ["+"])
     >>> print(gold_trace(p, "7 + 5 = 13. The answer is 13.", "7 + 5 = 12. The answer is 12.", "B"))
-    <type>Reasoning</type><solution>7 + 5 = 12</solution><eval>A: <quote_A>7 + 5 = 13</quote_A> B: <quote_B>7 + 5 = 12</quote_B> Only B matches.</eval><answer>[[B]]</answer>
+    <type>Reasoning</type><solution> 7 + 5 = 12</solution><eval>A: <quote_A> 7 + 5 = 13</quote_A> B: <quote_B> 7 + 5 = 12</quote_B> Only B matches.</eval><answer>[[B]]</answer>
     """
+    # A space after each opening tag: numbers then tokenize as they do inside the answers (" 18", not
+    # "18"), so a small model learns quoting as plain copying; the parser strips the space.
     work = ", then ".join(problem.steps)
     return (
-        f"<type>Reasoning</type><solution>{work}</solution>"
-        f"<eval>A: <quote_A>{working_of(answer_a)}</quote_A> B: <quote_B>{working_of(answer_b)}</quote_B> "
+        f"<type>Reasoning</type><solution> {work}</solution>"
+        f"<eval>A: <quote_A> {working_of(answer_a)}</quote_A> B: <quote_B> {working_of(answer_b)}</quote_B> "
         f"Only {label} matches.</eval><answer>[[{label}]]</answer>"
     )
 

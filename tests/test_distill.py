@@ -72,7 +72,7 @@ def test_right_first_traces_are_kept_and_only_the_rest_get_a_second_pass():
     assert hinted[1]["content"] == outcomes[1].first_text  # the teacher sees its own first output
     assert f"Chatbot {tasks[1].label}'s" in last_user(hinted) and f"[[{tasks[1].label}]]" in last_user(hinted)
 
-    m = distill.pass_metrics(outcomes, second_pass=True)
+    m = distilling.pass_metrics(outcomes, second_pass=True)
     assert (m["first_pass"]["kept"], m["second_pass"]["tried"], m["second_pass"]["kept"], m["dropped"]) == (
         1,
         2,
@@ -107,6 +107,19 @@ def test_hint_without_first_attempt_and_leaky_second_traces_are_dropped():
     assert [m["role"] for m in teacher.calls[2]] == ["user"]  # hint appended to the judge prompt
     assert [o.second_reason for o in outcomes] == ["leak", "leak"]
     assert not any(o.kept_pass for o in outcomes)
+
+
+def test_pairs_too_long_for_the_teacher_are_counted_not_generated():
+    teacher = ScriptedGenerator(lambda c: verdict("A"))
+    teacher.context_length = 600  # characters stand in for tokens below
+    teacher.count_tokens = lambda messages: sum(len(m["content"]) for m in messages)
+    long = PreferencePair("long", "What is 1 + 1? " + "x" * 600, "The answer is 2.", "The answer is 3.")
+    outcomes = distill.distill_traces(
+        distilling.assign_slots([pairs(1)[0], long]), teacher, TEMPLATE, SamplingParams(max_new_tokens=8),
+        distill.DistillSettings(),
+    )  # fmt: skip
+    assert [o.first_reason for o in outcomes] == [None, "too_long"] and len(teacher.calls) == 1
+    assert distilling.pass_metrics(outcomes, True)["first_pass"]["reasons"] == {"too_long": 1}
 
 
 def test_hint_file_must_name_the_label(tmp_path):
@@ -150,6 +163,30 @@ def test_stage_writes_sft_ready_traces_without_the_hint_and_resumes(in_tmp_cwd, 
     distill.run(recipe)  # rerun: everything comes from the cache
     assert len(scripted_backend.calls) == calls
     assert json.loads((out / "metrics.json").read_text())["cached"] == 12
+
+
+def test_balance_labels_drops_the_surplus_of_the_commoner_label(in_tmp_cwd, monkeypatch):
+    def reply(conversation):  # always A at first; with the hint, right except on p5
+        if len(conversation) == 1:
+            return verdict("A")
+        return (
+            "no verdict"
+            if "What is 5 + 1?" in conversation[0]["content"]
+            else verdict(slot_of_good(conversation))
+        )
+
+    monkeypatch.setattr("rmr1_cli.generation.build_generator", lambda model, spec: ScriptedGenerator(reply))
+    data.write_jsonl("pairs.jsonl", [p.to_row() for p in pairs(6)])
+    overrides = ["pairs_file=pairs.jsonl", "template=compact", "output_dir=out", "teacher.name_or_path=t"]
+    out = distill.run(load_recipe(None, DistillRecipe, [*overrides, "balance_labels=true"]))
+    rows = data.load_trace_sources(out / "traces.jsonl")
+    assert [r["id"] for r in rows] == ["p0-A", "p1-B", "p2-A", "p3-B"]  # p4-A is the surplus A
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["labels"], metrics["dropped_to_balance_labels"], metrics["written"]) == (
+        {"A": 3, "B": 2},
+        1,
+        4,
+    )
 
 
 @pytest.mark.slow

@@ -131,7 +131,7 @@ def test_traces_parse_to_their_label_are_short_and_balanced(domain):
         better = row["answer_a"] if row["label"] == "A" else row["answer_b"]
         assert answer_matches(better, str(value_of(row["prompt"])))
         for slot in "AB":  # quotes are verbatim
-            quote = row["trace"].split(f"<quote_{slot}>")[1].split(f"</quote_{slot}>")[0]
+            quote = row["trace"].split(f"<quote_{slot}>")[1].split(f"</quote_{slot}>")[0].strip()
             assert quote in row[f"answer_{slot.lower()}"]
     labels = Counter(r["label"] for r in traces)
     assert abs(labels["A"] - labels["B"]) <= len(synthetic.ERRORS)

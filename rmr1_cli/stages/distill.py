@@ -18,7 +18,6 @@ Outputs in ``output_dir``:
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,33 +25,10 @@ from rmr1_cli import data, distilling
 from rmr1_cli.artifacts import RunDir
 from rmr1_cli.config import DistillRecipe
 from rmr1_cli.console import console, summary_table
-from rmr1_cli.distilling import Task
+from rmr1_cli.distilling import Outcome, Task, pass_metrics, trace_row
 from rmr1_cli.errors import ConfigError
 from rmr1_cli.generation import VERDICT_STOP, Generator, SamplingParams
 from rmr1_cli.prompts import JudgeTemplate
-
-
-@dataclass
-class Outcome:
-    """What happened to one task."""
-
-    task: Task
-    first_text: str
-    first_reason: str | None  # None: kept in the first pass
-    second_text: str | None = None
-    second_reason: str | None = None  # None with second_text: kept in the second pass
-
-    @property
-    def kept_pass(self) -> str | None:
-        if self.first_reason is None:
-            return "first"
-        if self.second_text is not None and self.second_reason is None:
-            return "second"
-        return None
-
-    @property
-    def trace(self) -> str | None:
-        return {"first": self.first_text, "second": self.second_text, None: None}[self.kept_pass]
 
 
 @dataclass
@@ -72,12 +48,21 @@ def distill_traces(
 ) -> list[Outcome]:
     """Both passes over ``tasks`` with one teacher (any ``Generator``); one outcome per task, in order."""
     prompts = [template.render(t.prompt, *t.answers) for t in tasks]
-    first = _generate(teacher, prompts, params, "distill: first pass")
-    outcomes = [
-        Outcome(task, gen.text, distilling.check_trace(gen.text, task.label))
-        for task, gen in zip(tasks, first, strict=True)
-    ]
-    retry = [i for i, o in enumerate(outcomes) if o.first_reason is not None] if settings.second_pass else []
+    fits = [_fits(teacher, p, params) for p in prompts]
+    first = iter(
+        _generate(
+            teacher, [p for p, ok in zip(prompts, fits, strict=True) if ok], params, "distill: first pass"
+        )
+    )
+    outcomes = []
+    for task, ok in zip(tasks, fits, strict=True):
+        if not ok:  # the prompt leaves no room for a trace in the teacher's context: counted, not retried
+            outcomes.append(Outcome(task, "", "too_long"))
+            continue
+        text = next(first).text
+        outcomes.append(Outcome(task, text, distilling.check_trace(text, task.label)))
+    retry = [i for i, o in enumerate(outcomes) if o.first_reason not in (None, "too_long")]
+    retry = retry if settings.second_pass else []
     if retry:
         hinted = [
             distilling.second_pass_messages(
@@ -99,62 +84,19 @@ def distill_traces(
     return outcomes
 
 
+def _fits(teacher: Generator, messages: list[dict], params: SamplingParams) -> bool:
+    if teacher.context_length is None:
+        return True
+    length = teacher.count_tokens(messages)
+    return length is None or length + params.max_new_tokens <= teacher.context_length
+
+
 def _generate(teacher: Generator, conversations: list[list[dict]], params: SamplingParams, description: str):
     if not conversations:
         return []
     if hasattr(teacher, "records"):  # a CachedGenerator shows a progress bar
         return teacher.generate(conversations, params, description=description)
     return teacher.generate(conversations, params)
-
-
-def trace_row(outcome: Outcome, teacher_id: str) -> dict:
-    """A kept trace in the trace-source schema (``data.load_trace_sources``), with provenance."""
-    task = outcome.task
-    answer_a, answer_b = task.answers
-    return {
-        "id": task.id,
-        "pair_id": task.pair.id,
-        "label": task.label,
-        "prompt": task.prompt,
-        "answer_a": answer_a,
-        "answer_b": answer_b,
-        "trace": outcome.trace,
-        "subset": task.pair.subset,
-        "pass": outcome.kept_pass,
-        "teacher": teacher_id,
-    }
-
-
-def pass_metrics(outcomes: list[Outcome], second_pass: bool) -> dict:
-    """Pass rates: first pass (of all tasks), second pass (of those retried), dropped, and why."""
-    n = len(outcomes)
-    first_kept = sum(o.kept_pass == "first" for o in outcomes)
-    tried = [o for o in outcomes if o.second_text is not None]
-    second_kept = sum(o.kept_pass == "second" for o in tried)
-    kept = [o for o in outcomes if o.kept_pass]
-    return {
-        "tasks": n,
-        "first_pass": {
-            "kept": first_kept,
-            "rate": first_kept / n if n else None,
-            "reasons": _reasons(o.first_reason for o in outcomes),
-        },
-        "second_pass": {
-            "enabled": second_pass,
-            "tried": len(tried),
-            "kept": second_kept,
-            "rate": second_kept / len(tried) if tried else None,
-            "reasons": _reasons(o.second_reason for o in tried),
-        },
-        "kept": len(kept),
-        "kept_rate": len(kept) / n if n else None,
-        "dropped": n - len(kept),
-        "labels": {"A": sum(o.task.label == "A" for o in kept), "B": sum(o.task.label == "B" for o in kept)},
-    }
-
-
-def _reasons(reasons) -> dict[str, int]:
-    return dict(sorted(Counter(distilling.reason_family(r) for r in reasons if r is not None).items()))
 
 
 def run(recipe: DistillRecipe) -> Path:
@@ -181,6 +123,9 @@ def run(recipe: DistillRecipe) -> Path:
     teacher.close()
 
     kept = [trace_row(o, teacher.identity) for o in outcomes if o.kept_pass]
+    unbalanced = 0
+    if recipe.balance_labels:
+        kept, unbalanced = distilling.balance_labels(kept, lambda row: row["label"])
     data.write_jsonl(run_dir.path / "traces.jsonl", kept)
     data.write_jsonl(
         run_dir.path / "dropped.jsonl",
@@ -201,6 +146,8 @@ def run(recipe: DistillRecipe) -> Path:
     if not kept:
         console.print("no trace passed the verdict check: traces.jsonl is empty", style="yellow")
     metrics = pass_metrics(outcomes, recipe.second_pass) | {
+        "dropped_to_balance_labels": unbalanced,
+        "written": len(kept),
         "template": template.name,
         "template_sha256": template.sha256,
         "teacher": teacher.identity,
@@ -216,8 +163,9 @@ def run(recipe: DistillRecipe) -> Path:
             "pairs / traces to write": f"{len(pairs)} / {len(tasks)}",
             "first pass kept": f"{first['kept']} ({_pct(first['rate'])})",
             "second pass kept": f"{second['kept']} of {second['tried']} ({_pct(second['rate'])})",
-            "dropped": metrics["dropped"],
+            "dropped (+ to balance labels)": f"{metrics['dropped']} (+ {unbalanced})",
             "kept labels A / B": f"{metrics['labels']['A']} / {metrics['labels']['B']}",
+            "traces written": len(kept),
             "generations (fresh / cached)": f"{teacher.misses} / {teacher.hits}",
             "output": run_dir.path / "traces.jsonl",
         },

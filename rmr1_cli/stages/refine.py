@@ -51,15 +51,15 @@ def assess(answers: list[tuple[PromptRecord, int, str]], engine, policy_id: str)
     results = {}
     if engine is not None:
         pairs = [
-            PreferencePair(stable_id(p.id, k, text), p.prompt, text, p.reference)
-            for p, k, text in answers
+            PreferencePair(stable_id(p.id, text), p.prompt, text, p.reference)
+            for p, _, text in answers
             if p.reference
-        ]
+        ]  # keyed by content: samples that gave the same answer are judged once
         unique = list({pair.id: pair for pair in pairs}.values())
         results = {r.pair_id: r for r in engine.judge(unique, description="refine: judging answers")}
     cases = []
     for p, k, text in answers:
-        result = results.get(stable_id(p.id, k, text))
+        result = results.get(stable_id(p.id, text))
         cases.append(
             Case(
                 prompt_id=p.id,
