@@ -105,8 +105,8 @@ RMB_SECTIONS = (
 )
 HEADLINE_RULES = {
     "pairs": "accuracy over all pairs",
-    "rewardbench": "mean of the sections (each: subsets weighted by official example counts)",
-    "rm-bench": "mean of the domain scores (each: mean of the 3x3 style matrix)",
+    "rewardbench": "mean of the sections; a section weighs its subsets by official example counts",
+    "rm-bench": "mean of the domain scores; a domain scores the mean of its 3x3 style matrix",
     "rmb": "mean of pairwise/BoN x helpfulness/harmlessness",
 }
 CELLS = tuple(f"c{i}{j}" for i in range(3) for j in range(3))

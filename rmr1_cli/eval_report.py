@@ -328,6 +328,18 @@ def write_report(out_dir: Path, metrics: Mapping, title: str, *, plots: bool = T
             "",
         ]
     lines += _md_table(["score", "% [95% CI]", "n"], summary_rows(metrics))
+    for domain, section in metrics["sections"].items():
+        if "matrix" in section:  # RM-Bench: rows chosen style, columns rejected style
+            styles = benchmarks.RMBENCH_STYLES
+            lines += [
+                "",
+                f"Style matrix, {domain} (row: chosen style, column: rejected style; above the diagonal = hard):",
+                "",
+            ]
+            matrix_rows = [
+                [f"chosen {styles[i]}"] + [_pct(v) for v in row] for i, row in enumerate(section["matrix"])
+            ]
+            lines += _md_table(["%"] + [f"rejected {s}" for s in styles], matrix_rows)
     header, rows = subset_rows(metrics)
     lines += ["", "## Subsets", ""] + _md_table(header, rows)
     lines += ["", "## Null baselines", "", "The same scoring rule applied to judges that ignore content.", ""]
