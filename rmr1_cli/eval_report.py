@@ -14,7 +14,8 @@ metrics.json keys (stable; ``*_ci`` is the 95% bootstrap interval [lo, hi] of th
 - ``subsets.<name>``: ``accuracy`` (+ci), ``agreement``, ``n`` (units), ``n_comparisons``, ``section``,
   and for generative runs ``swap_consistency``, ``invalid_rate``, ``mean_judgment_tokens``
 - ``missing_sections`` (and ``missing_subsets`` for RewardBench): parts of the benchmark not evaluated
-- ``baselines.{length_only,position_only,first_listed}``: ``headline``, ``accuracy``, ``subsets.<name>``
+- ``baselines.{length_only,position_only,first_listed}``: ``headline``, ``accuracy``, ``sections.<name>``,
+  ``subsets.<name>``
   (the same scoring rule applied to a judge that always picks the longer answer / always says A /
   always picks the answer the file lists first)
 - ``diagnostics``: ``by_length`` (buckets of relative length difference with accuracy, ci, n),
@@ -136,6 +137,7 @@ def baselines(name: str, rows: Sequence[Mapping], kind: str) -> dict:
         out[label] = {
             "headline": scores["headline"],
             "accuracy": scores["accuracy"],
+            "sections": {s: v["score"] for s, v in scores["sections"].items()},
             "subsets": {s: v["accuracy"] for s, v in scores["subsets"].items()},
         }
     return out
@@ -284,7 +286,15 @@ def write_plots(out_dir: Path, metrics: Mapping, title: str) -> list[Path]:
         }
     ]
     for name, s in metrics["sections"].items():
-        entries.append({"label": name, "value": s["score"], "ci": s.get("score_ci"), "strong": True})
+        entries.append(
+            {
+                "label": f"section {name}",
+                "value": s["score"],
+                "ci": s.get("score_ci"),
+                "baseline": base["sections"].get(name),
+                "strong": True,
+            }
+        )
     for name, s in metrics["subsets"].items():
         entries.append(
             {

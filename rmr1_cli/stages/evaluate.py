@@ -46,7 +46,7 @@ def run(recipe: EvalRecipe) -> Path:
     )
     metrics["model"] = recipe.model.name_or_path
     metrics.update(extra)
-    model = Path(recipe.model.name_or_path).name or recipe.model.name_or_path
+    model = "/".join(Path(recipe.model.name_or_path).parts[-2:]) or recipe.model.name_or_path
     title = f"{Path(recipe.output_dir).name} ({bench.name}) | {model} ({recipe.kind})"
     eval_report.write_report(run_dir.path, metrics, title, plots=recipe.plots)
     eval_report.print_tables(metrics, title)
