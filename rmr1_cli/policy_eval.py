@@ -101,6 +101,7 @@ def _judge_policies(
         "judged_pairs": len(pairs),
         "swap_flip_rate": rate(flips, checked),
         "invalid_rate": rate(judgments - valid, judgments),
+        "engine": engine.stats.as_dict(),  # generated vs cached judgments of this evaluation
     }
 
 
@@ -165,15 +166,22 @@ def _quote(text: str, limit: int = 300) -> str:
 
 
 def plot_policy_eval(out_png: Path, metrics: dict) -> Path | None:
-    """Wins/ties/losses per judge, and verifiable accuracy before vs after where there is one."""
+    """Wins/ties/losses per judge, verifiable accuracy before vs after (where prompts have answers) and
+    mean answer length: a win rate that comes with much longer answers deserves a second look."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     judges = metrics["judges"]
-    panels = 1 + ("verifiable" in metrics)
-    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 2.2 + 0.5 * len(judges)), squeeze=False)
+    panels = 2 + ("verifiable" in metrics)
+    fig, axes = plt.subplots(
+        1,
+        panels,
+        figsize=(4.5 * panels, 2.2 + 0.5 * len(judges)),
+        squeeze=False,
+        width_ratios=[2] + [1] * (panels - 1),
+    )
     ax = axes[0, 0]
     names = list(judges)
     left = [0.0] * len(names)
@@ -196,6 +204,14 @@ def plot_policy_eval(out_png: Path, metrics: dict) -> Path | None:
         )
         ax2.set_ylim(0, 1)
         ax2.set_title(f"verifiable accuracy (n={v['n']})", fontsize=9)
+    length = metrics["length"]
+    ax3 = axes[0, -1]
+    ax3.bar(
+        ["initial", "trained"],
+        [length["baseline_mean_tokens"] or 0, length["policy_mean_tokens"] or 0],
+        color=["tab:gray", "tab:orange"],
+    )
+    ax3.set_title("mean answer length (tokens)", fontsize=9)
     fig.suptitle("rmr1 policy eval")
     fig.tight_layout()
     out = Path(out_png)

@@ -160,9 +160,14 @@ def test_grpo_logs_diagnostics_and_evaluates_the_policy(tiny_model_dir, in_tmp_c
     assert evaluation["verifiable"]["n"] == 3  # the first three sample prompts are math
     assert (out / "policy-eval" / "report.md").exists() and (out / "policy-eval" / "policy_eval.png").exists()
     rerun = load_recipe(out / "policy-eval" / "recipe.yaml", PolicyEvalRecipe)
-    assert rerun.policy.name_or_path == str(out / "model") and rerun.baseline.name_or_path == str(
-        tiny_model_dir
-    )
+    assert rerun.policy.name_or_path == str(out / "model")
+    assert rerun.baseline.name_or_path == str(tiny_model_dir)
+    # rerunning the evaluation on its own generates nothing: answers and judgments come from its caches
+    from rmr1_cli.stages import policy_eval
+
+    again = json.loads((policy_eval.run(rerun) / "metrics.json").read_text())
+    assert again["judges"]["judge"]["engine"]["generated"] == 0
+    assert again["judges"]["judge"]["win_rate"] == judge["win_rate"]
 
 
 @pytest.mark.slow

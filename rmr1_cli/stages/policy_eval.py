@@ -46,7 +46,9 @@ def run(recipe: PolicyEvalRecipe, *, engines: Mapping[str, JudgeEngine] | None =
         recipe.policy, recipe.generation, prompts, cache_path=cache, seed=recipe.seed, label="trained"
     )
     for name, setup in setups.items():
-        if name not in engines:
+        if name in engines:  # the judge grpo already holds, writing to this evaluation's own cache
+            engines[name] = _with_cache(engines[name], run_dir.path / "judgments.jsonl")
+        else:
             engines[name] = build_engine(
                 setup.model,
                 setup.generation,
@@ -69,6 +71,20 @@ def run(recipe: PolicyEvalRecipe, *, engines: Mapping[str, JudgeEngine] | None =
         )
     summary_table("rmr1 policy-eval: trained vs initial", table | {"prompts": len(prompts)} | paths)
     return run_dir.finish(metrics)
+
+
+def _with_cache(engine: JudgeEngine, cache_path: Path) -> JudgeEngine:
+    """The same loaded judge with another cache file, so that rerunning this stage alone resumes."""
+    from rmr1_cli.judging import JudgmentCache
+
+    return JudgeEngine(
+        engine.generator,
+        engine.template,
+        engine.spec,
+        engine.params,
+        cache=JudgmentCache(cache_path),
+        seed=engine.seed,
+    )
 
 
 def _has_judge(setup: JudgeSetup) -> bool:
