@@ -332,6 +332,13 @@ def write_report(out_dir: Path, metrics: Mapping, title: str, *, plots: bool = T
         f"**Headline: {_pct(metrics['headline'], metrics.get('headline_ci'))}** ({metrics['headline_rule']}).",
         "",
     ]
+    small = [name for name, s in metrics["subsets"].items() if s["n"] < 10]
+    if small and metrics["bootstrap"]["resamples"]:
+        lines += [
+            f"Caution: {len(small)} subset(s) have fewer than 10 units; their intervals understate the "
+            "uncertainty (one unit gives a zero-width interval). Run without `limit` for real intervals.",
+            "",
+        ]
     if metrics.get("missing_sections"):
         lines += [
             f"Not evaluated (missing from the data or the run): {', '.join(metrics['missing_sections'])}.",
