@@ -52,6 +52,8 @@ class LoraSpec:
     target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
     load_in_4bit: bool = False
     merge_on_save: bool = True
+    # adapt only these decoder layers (e.g. the top ones): on a CPU the backward pass then stops there
+    layers_to_transform: list[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,8 @@ class TrainRMRecipe:
     eval_limit: int = 32
     generation: GenerationSpec = field(default_factory=GenerationSpec)
     trainer: dict[str, Any] = field(default_factory=dict)  # GRPOConfig (reasoning) or RewardConfig (scalar)
+    # write every GRPO rollout with its reward to rollouts.jsonl (off for large GPU runs: ~1 GB per 1K steps)
+    log_rollouts: bool = True
 
 
 @dataclass(frozen=True)

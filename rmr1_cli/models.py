@@ -63,6 +63,15 @@ def load_tokenizer(spec: ModelSpec, *, padding_side: str = "left") -> PreTrained
     return tok
 
 
+def require_chat_template(tokenizer, spec: ModelSpec) -> None:
+    """Conversational training and judging need a chat template; say so before any weights load."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelError(
+            f"the tokenizer of '{spec.name_or_path}' has no chat template; judges are trained and run on chat "
+            "messages, so use an instruct/chat model (or add a chat_template to its tokenizer_config.json)"
+        )
+
+
 def load_causal_lm(spec: ModelSpec, *, device: str | None = None) -> PreTrainedModel:
     """Load a causal LM onto its device in the recipe's dtype (safetensors only)."""
     from transformers import AutoModelForCausalLM

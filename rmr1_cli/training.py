@@ -1,24 +1,34 @@
 """The training core shared by ``sft``, ``train-rm`` and ``grpo``: trl arguments from a recipe, the
-device-aware defaults, LoRA, and what a training run leaves behind (log, curves, final model).
+device-aware defaults, LoRA / QLoRA, resuming, and what a training run leaves behind (log, curves,
+resolved trl settings, final model).
 
-trl's trainers do the training; this module only turns a recipe into their arguments and records
-what happened.
+trl's trainers do the training; this module only turns a recipe into their arguments and records what
+happened. The same calls work in one CPU process and under ``accelerate launch`` (DDP, DeepSpeed,
+FSDP): anything that writes files or runs an extra evaluation asks ``is_main_process`` first, and
+saving goes through ``trainer.save_model`` so sharded weights are gathered.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import logging
+import os
 import typing
 from pathlib import Path
 from typing import Any
 
 from rmr1_cli import config
 from rmr1_cli.config import LoraSpec, ModelSpec
-from rmr1_cli.errors import ConfigError
+from rmr1_cli.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
+
+TRL_ARGS_FILE = "trainer_args.json"
+_RESUME_LATEST = ("true", "latest", "last", "yes")
+_NO_RESUME = ("", "false", "no", "none", "null")
+_CHECKPOINTING_KWARGS = ("activation_checkpointing_kwargs", "gradient_checkpointing_kwargs")
 
 
 def build_trl_args(config_cls: type, recipe: Any, *, fixed: dict[str, Any] | None = None):
@@ -27,6 +37,7 @@ def build_trl_args(config_cls: type, recipe: Any, *, fixed: dict[str, Any] | Non
     Values are converted to trl's declared field types (YAML reads ``1e-6`` as a string), unknown keys
     are errors naming the closest trl key, and on a machine without CUDA bf16/fp16 are switched off
     unless the recipe asks for them (trl defaults to bf16, which runs 3-4x slower on a CPU).
+    ``report_to`` and ``use_vllm`` are checked against what is installed before any weights load.
     """
     import torch
 
@@ -41,11 +52,21 @@ def build_trl_args(config_cls: type, recipe: Any, *, fixed: dict[str, Any] | Non
     if not torch.cuda.is_available():
         settings.setdefault("bf16", False)
         settings.setdefault("fp16", False)
-    settings.setdefault("gradient_checkpointing", recipe.model.gradient_checkpointing)
+    # transformers 5 calls it activation checkpointing (gradient_checkpointing is its deprecated alias)
+    checkpointing = settings.get("activation_checkpointing", settings.get("gradient_checkpointing"))
+    if checkpointing is None:
+        checkpointing = settings["activation_checkpointing"] = recipe.model.gradient_checkpointing
+    if checkpointing and not any(k in settings for k in _CHECKPOINTING_KWARGS):
+        # non-reentrant checkpointing works with LoRA (frozen inputs) and with DeepSpeed / FSDP
+        settings["activation_checkpointing_kwargs"] = {"use_reentrant": False}
     settings.setdefault("report_to", "none")
+    settings.setdefault("run_name", Path(recipe.output_dir).name)
     settings["output_dir"] = str(Path(recipe.output_dir) / "trainer")
     settings["seed"] = recipe.seed
     settings.update(fixed or {})
+    check_report_to(settings["report_to"])
+    if settings.get("use_vllm"):
+        check_vllm(settings.get("vllm_mode", "colocate"))
     try:
         return config_cls(**settings)
     except (ValueError, TypeError) as exc:
@@ -69,26 +90,106 @@ def _to_trl_type(value: Any, annotation: Any, where: str) -> Any:
         return value
 
 
+_REPORTERS = {
+    "tensorboard": (("tensorboard", "tensorboardX"), "pip install tensorboard"),
+    "wandb": (("wandb",), "pip install wandb, and put the key in the WANDB_API_KEY environment variable"),
+}
+
+
+def check_report_to(report_to: str | list[str] | None) -> None:
+    """Fail before training when a logger named in ``trainer.report_to`` is not installed.
+
+    >>> check_report_to("none"), check_report_to(["none"])
+    (None, None)
+    """
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    for name in names:
+        modules, fix = _REPORTERS.get(name, ((), ""))
+        if modules and not any(importlib.util.find_spec(m) for m in modules):
+            raise ConfigError(f"trainer.report_to={name}: the {modules[0]} package is not installed ({fix})")
+
+
+def check_vllm(mode: str) -> None:
+    """``use_vllm`` needs the vllm package and a GPU; server mode also needs ``trl vllm-serve`` running."""
+    import torch
+
+    if importlib.util.find_spec("vllm") is None:
+        raise ConfigError(
+            "trainer.use_vllm=true: vllm is not installed (pip install 'rmr1[vllm]' on a GPU machine), "
+            "or set trainer.use_vllm=false to generate with transformers"
+        )
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            "trainer.use_vllm=true needs a CUDA GPU; set trainer.use_vllm=false on this machine"
+        )
+    if mode not in ("colocate", "server"):
+        raise ConfigError(f"trainer.vllm_mode must be 'colocate' or 'server', got {mode!r}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Models: what trl loads, LoRA / QLoRA
+
+
 def peft_config(lora: LoraSpec, *, task_type: str = "CAUSAL_LM"):
     """A peft LoraConfig from the recipe, or None when LoRA is off."""
     if not lora.enabled:
+        if lora.load_in_4bit:
+            raise ConfigError("lora.load_in_4bit=true is QLoRA: it needs lora.enabled=true as well")
         return None
     from peft import LoraConfig
 
     targets: Any = lora.target_modules
     if targets == ["all-linear"]:
+        if lora.layers_to_transform:
+            raise ConfigError(
+                "lora.layers_to_transform needs lora.target_modules as a list of module names, e.g. "
+                "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj (peft cannot combine it with all-linear)"
+            )
         targets = "all-linear"
     return LoraConfig(
         r=lora.r,
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
         target_modules=targets,
+        layers_to_transform=lora.layers_to_transform,
         task_type=task_type,
     )
 
 
+def quantization_config(lora: LoraSpec, spec: ModelSpec | None = None):
+    """QLoRA's 4-bit NF4 loading (bitsandbytes, CUDA only), or None when ``lora.load_in_4bit`` is off.
+
+    Passed to trl's trainers as ``quantization_config``; the LoRA weights train in the compute dtype.
+    """
+    if not lora.load_in_4bit:
+        return None
+    import torch
+
+    if not lora.enabled:
+        raise ConfigError("lora.load_in_4bit=true is QLoRA: it needs lora.enabled=true as well")
+    if not torch.cuda.is_available():
+        raise ConfigError("lora.load_in_4bit (QLoRA) needs a CUDA GPU; use plain LoRA (load_in_4bit=false)")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ConfigError("lora.load_in_4bit (QLoRA) needs bitsandbytes: pip install bitsandbytes")
+    from transformers import BitsAndBytesConfig
+
+    from rmr1_cli import models
+
+    compute = models.resolve_dtype(spec or ModelSpec(), "cuda")
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute if compute != torch.float32 else torch.bfloat16,
+    )
+
+
 def model_init_kwargs(spec: ModelSpec) -> dict[str, Any]:
-    """What trl passes to ``from_pretrained`` when it loads the model from a path."""
+    """What trl passes to ``from_pretrained`` when it loads the model from a path.
+
+    dtype, attention implementation, revision and ``trust_remote_code`` come from the recipe's model
+    spec; gradient checkpointing is a trl setting (``build_trl_args`` takes it from the spec).
+    """
     from rmr1_cli import models
 
     kwargs = models.model_kwargs(spec)
@@ -96,15 +197,129 @@ def model_init_kwargs(spec: ModelSpec) -> dict[str, Any]:
     return kwargs
 
 
-def save_final_model(trainer, tokenizer, out_dir: Path, lora: LoraSpec) -> Path:
-    """Save the trained model as a plain folder (LoRA merged when asked) next to its tokenizer."""
+# --------------------------------------------------------------------------------------------------
+# Running
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (trl seeds again from ``args.seed`` when a trainer is built)."""
+    from transformers import set_seed
+
+    set_seed(seed)
+
+
+def is_main_process() -> bool:
+    """True in a single process and on rank 0 under ``accelerate launch`` / torchrun."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def resume_target(args) -> str | None:
+    """The checkpoint ``trainer.resume_from_checkpoint`` names: ``latest`` (or true) = the newest
+    ``checkpoint-N`` in this run's trainer folder, else a checkpoint folder's path; None for a fresh start.
+    """
+    value = args.resume_from_checkpoint
+    if value is None or str(value).strip().lower() in _NO_RESUME:
+        return None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if str(value).strip().lower() in _RESUME_LATEST:
+        folder = Path(args.output_dir)
+        last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+        if last is None:
+            raise ConfigError(
+                f"trainer.resume_from_checkpoint={value}: no checkpoint-N folder in {folder}; a run writes "
+                "them with trainer.save_strategy=steps and trainer.save_steps=N"
+            )
+        return last
+    path = Path(str(value)).expanduser()
+    if not (path / "trainer_state.json").is_file():
+        raise ConfigError(
+            f"trainer.resume_from_checkpoint={value}: not a checkpoint folder (no trainer_state.json); "
+            "give a checkpoint-N folder or 'latest'"
+        )
+    return str(path)
+
+
+def train(trainer):
+    """``trainer.train()``, resuming from the checkpoint the recipe names (see ``resume_target``)."""
+    target = resume_target(trainer.args)
+    if target:
+        log.info("resuming from %s", target)
+    return trainer.train(resume_from_checkpoint=target)
+
+
+def write_trl_args(args, out_dir: Path) -> Path:
+    """The fully resolved trl settings (defaults included) next to recipe.yaml, for the manifest."""
+    from rmr1_cli.data import write_text
+
+    return write_text(Path(out_dir) / TRL_ARGS_FILE, args.to_json_string())
+
+
+# --------------------------------------------------------------------------------------------------
+# Saving and recording
+
+
+def save_final_model(
+    trainer,
+    tokenizer,
+    out_dir: Path,
+    lora: LoraSpec,
+    *,
+    base: ModelSpec | None = None,
+    task: str = "causal",
+) -> Path:
+    """Save the trained model as a plain folder (LoRA merged when asked) next to its tokenizer.
+
+    Every process must call this (sharded DeepSpeed / FSDP weights are gathered by ``save_model``);
+    only the main process writes. A LoRA run with ``merge_on_save`` is merged in memory, or, when the
+    base is 4-bit (QLoRA) or sharded, saved as an adapter and merged into a fresh full-precision load
+    of ``base``. Without ``merge_on_save`` the folder holds the adapter (loadable by transformers).
+    """
     out = Path(out_dir) / "model"
-    model = trainer.model
-    if lora.enabled and lora.merge_on_save and hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
-    model.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    merge = lora.enabled and lora.merge_on_save and hasattr(model, "merge_and_unload")
+    sharded = bool(
+        getattr(trainer, "is_deepspeed_enabled", False) or getattr(trainer, "is_fsdp_enabled", False)
+    )
+    if merge and not sharded and not lora.load_in_4bit:
+        if trainer.is_world_process_zero():
+            model.merge_and_unload().save_pretrained(out, safe_serialization=True)
+    elif merge:
+        adapter = Path(out_dir) / "adapter"
+        trainer.save_model(str(adapter))
+        if trainer.is_world_process_zero():
+            merge_adapter(adapter, out, base or ModelSpec(name_or_path=_adapter_base(adapter)), task=task)
+    else:
+        trainer.save_model(str(out))
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(out)
+        (out / "training_args.bin").unlink(missing_ok=True)  # a pickle; the settings are in trainer_args.json
+    trainer.accelerator.wait_for_everyone()
     return out
+
+
+def merge_adapter(adapter_dir: Path, out: Path, base: ModelSpec, *, task: str = "causal") -> Path:
+    """Load ``base`` in full precision on the CPU, apply the LoRA adapter, merge, save a plain folder."""
+    from peft import PeftModel
+
+    from rmr1_cli import models
+
+    spec = dataclasses.replace(base, device="cpu")
+    if task == "seq_cls":
+        model = models.load_sequence_classifier(spec, device="cpu")
+    else:
+        model = models.load_causal_lm(spec, device="cpu")
+    try:
+        merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot apply the adapter {adapter_dir} to {base.name_or_path}: {exc}") from None
+    merged.save_pretrained(out, safe_serialization=True)
+    return out
+
+
+def _adapter_base(adapter_dir: Path) -> str:
+    cfg = json.loads((Path(adapter_dir) / "adapter_config.json").read_text())
+    return cfg["base_model_name_or_path"]
 
 
 def history_metrics(trainer) -> tuple[list[dict], dict[str, Any]]:
@@ -127,6 +342,16 @@ def write_history(history: list[dict], out_dir: Path) -> Path:
     from rmr1_cli.data import write_jsonl
 
     return write_jsonl(path, ({k: _jsonable(v) for k, v in h.items()} for h in history))
+
+
+def record_training(trainer, out_dir: Path, curves: list[str], png_name: str, title: str):
+    """Write train_log.jsonl and the curves PNG; returns ``(summary, png path or None)``."""
+    from rmr1_cli.plots import plot_training_curves
+
+    history, summary = history_metrics(trainer)
+    write_history(history, out_dir)
+    plot = plot_training_curves(history, curves, Path(out_dir) / png_name, title)
+    return summary, plot
 
 
 def _jsonable(value: Any) -> Any:

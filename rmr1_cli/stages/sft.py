@@ -1,11 +1,18 @@
-"""``rmr1 sft``: distillation SFT of a judge on Chain-of-Rubrics traces, with trl's SFTTrainer.
+"""``rmr1 sft``: distillation SFT of a judge on Chain-of-Rubrics traces, with trl's SFTTrainer (RM-R1 stage 1).
 
 Rows are given to trl in its conversational prompt-completion layout (the judge prompt as ``prompt``,
-the trace as ``completion``), so the loss falls on the trace only with any chat template. Traces may
-come as ``messages`` rows or as template-free trace sources (pair + trace), which are rendered here
-with the recipe's template.
+the trace as ``completion``). trl renders the prompt alone (with the generation prompt) and prompt +
+trace with the tokenizer's chat template and puts the loss only on the tokens after their common
+prefix: the trace and the end-of-turn token, with any chat template and without ``{% generation %}``
+markers (``tests/test_sft.py`` checks this token by token). Traces may come as ``messages`` rows or as
+template-free trace sources (pair + trace), rendered here with the recipe's template.
 
-Outputs in ``output_dir``: model/ (the trained judge), train_log.jsonl, loss.png, metrics.json.
+Traces longer than ``trainer.max_length`` are dropped (``over_length: drop``, the default: a cut
+trace would teach the judge to stop before its verdict) or cut by trl (``truncate``); either way they
+are counted in metrics.json. ``trainer.packing: true`` packs rows (trl's BFD packing keeps the loss mask).
+
+Outputs in ``output_dir``: model/ (the trained judge), train_log.jsonl, loss.png, trainer_args.json,
+metrics.json, manifest.json, recipe.yaml.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ from rmr1_cli.artifacts import RunDir
 from rmr1_cli.config import SFTRecipe
 from rmr1_cli.console import console, summary_table
 from rmr1_cli.errors import DataError
-from rmr1_cli.plots import plot_training_curves
+
+CURVES = ["loss", "eval_loss", "mean_token_accuracy", "learning_rate"]
 
 
 def load_sft_rows(path: str, template_name: str, limit: int | None) -> list[dict]:
@@ -59,6 +67,7 @@ def run(recipe: SFTRecipe) -> Path:
 
     from rmr1_cli import models
 
+    training.seed_everything(recipe.seed)
     rows = load_sft_rows(recipe.train_file, recipe.template, recipe.limit)
     eval_rows = load_sft_rows(recipe.eval_file, recipe.template, None) if recipe.eval_file else None
     run_dir = RunDir.create("sft", recipe)
@@ -66,9 +75,12 @@ def run(recipe: SFTRecipe) -> Path:
     run_dir.record_input("eval_file", recipe.eval_file)
 
     tokenizer = models.load_tokenizer(recipe.model, padding_side="right")
-    args = training.build_trl_args(
-        SFTConfig, recipe, fixed={"model_init_kwargs": training.model_init_kwargs(recipe.model)}
-    )
+    models.require_chat_template(tokenizer, recipe.model)
+    fixed = {"model_init_kwargs": training.model_init_kwargs(recipe.model)}
+    if eval_rows and "eval_strategy" not in recipe.trainer:
+        fixed["eval_strategy"] = "epoch"
+    args = training.build_trl_args(SFTConfig, recipe, fixed=fixed)
+    training.write_trl_args(args, run_dir.path)
     rows, n_over = apply_length_policy(rows, tokenizer, args.max_length, recipe.over_length)
     if not rows:
         raise DataError(
@@ -86,18 +98,14 @@ def run(recipe: SFTRecipe) -> Path:
         eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
         processing_class=tokenizer,
         peft_config=training.peft_config(recipe.lora),
+        quantization_config=training.quantization_config(recipe.lora, recipe.model),
     )
-    trainer.train()
-    model_dir = training.save_final_model(trainer, tokenizer, run_dir.path, recipe.lora)
+    training.train(trainer)
+    model_dir = training.save_final_model(trainer, tokenizer, run_dir.path, recipe.lora, base=recipe.model)
+    if not trainer.is_world_process_zero():
+        return run_dir.path
 
-    history, summary = training.history_metrics(trainer)
-    training.write_history(history, run_dir.path)
-    plot = plot_training_curves(
-        history,
-        ["loss", "eval_loss", "mean_token_accuracy", "learning_rate"],
-        run_dir.path / "loss.png",
-        "rmr1 sft",
-    )
+    summary, plot = training.record_training(trainer, run_dir.path, CURVES, "loss.png", "rmr1 sft")
     metrics = summary | {
         "examples": len(rows),
         "over_length": n_over,

@@ -1,11 +1,21 @@
 """``rmr1 train-rm``: train a reward model on preference pairs.
 
-``method: reasoning`` (RM-R1 stage 2): trl's GRPOTrainer on pairs rendered with the judge template; the
-reward is +1 for the correct final verdict tag (the other absent), else -1 (``rewards.verdict_reward``).
-``method: scalar``: trl's RewardTrainer (Bradley-Terry) on the same pairs, the baseline to beat.
+``method: reasoning`` (RM-R1 stage 2, RLVR): trl's GRPOTrainer on pairs rendered with the judge
+template. The reward is the paper's: +1 when the final verdict tag is the correct one and the other is
+absent, else -1 (``rewards.verdict_reward``, the same parser as evaluation); ``format_reward_weight > 0``
+adds a small Chain-of-Rubrics shaping term. With ``both_orders`` each pair is shown twice (chosen as A,
+then as B), so labels are exactly balanced; without it each pair gets one slot, alternating from the seed.
+Prompts longer than ``max_prompt_length`` tokens are dropped and counted (trl has no prompt limit).
+Logged per step, next to trl's own series: ``reward``, ``verdict_reward/accuracy``,
+``verdict_reward/invalid_rate``, ``completions/mean_length``; with ``eval_file``, held-out judging
+through the judge engine at the start, every ``eval_every_steps`` and at the end (``heldout/*``).
 
-Outputs in ``output_dir``: model/, train_log.jsonl, curves.png, metrics.json (with held-out verdict
-accuracy before and after training when ``eval_file`` is given).
+``method: scalar``: trl's RewardTrainer (Bradley-Terry) on the same pairs, the baseline to beat; with
+``eval_file`` its pairwise ``eval_accuracy`` is logged before training, per epoch (or every
+``eval_every_steps``) and at the end.
+
+Outputs in ``output_dir``: model/, train_log.jsonl, curves.png, rollouts.jsonl (reasoning),
+trainer_args.json, metrics.json (with held-out accuracy before and after), manifest.json, recipe.yaml.
 """
 
 from __future__ import annotations
@@ -19,14 +29,15 @@ from rmr1_cli.artifacts import RunDir
 from rmr1_cli.config import TrainRMRecipe
 from rmr1_cli.console import console, summary_table
 from rmr1_cli.data import PreferencePair
-from rmr1_cli.errors import DataError
-from rmr1_cli.plots import plot_training_curves
+from rmr1_cli.errors import ConfigError, DataError
 
 CURVES = [
     "reward",
-    "rewards/verdict_reward/mean",
+    "verdict_reward/accuracy",
     "verdict_reward/invalid_rate",
     "completions/mean_length",
+    "heldout/accuracy",
+    "heldout/valid_rate",
     "loss",
     "accuracy",
     "margin",
@@ -36,14 +47,15 @@ CURVES = [
 
 
 def verdict_rows(pairs: list[PreferencePair], template, *, both_orders: bool, seed: int) -> list[dict]:
-    """GRPO rows ``{"prompt": judge messages, "label": "A"|"B"}``.
+    """GRPO rows ``{"prompt": judge messages, "label": "A"|"B", "pair_id": ...}``.
 
     With ``both_orders`` every pair appears twice (chosen in slot A, then in slot B); otherwise each pair
-    gets one slot drawn from the seed, alternating so that labels stay balanced.
+    gets one slot from a seeded shuffle of an alternating A/B list, so the labels are balanced to one.
     """
     rows = []
     rng = random.Random(seed)
     slots = ["A", "B"] * (len(pairs) // 2 + 1)
+    slots = slots[: len(pairs)]
     rng.shuffle(slots)
     for i, pair in enumerate(pairs):
         for slot in ("A", "B") if both_orders else (slots[i],):
@@ -57,7 +69,7 @@ def drop_long_prompts(rows: list[dict], tokenizer, max_tokens: int) -> tuple[lis
     kept = []
     for row in rows:
         ids = tokenizer.apply_chat_template(row["prompt"], tokenize=True, add_generation_prompt=True)
-        n = len(ids["input_ids"] if isinstance(ids, dict) else ids)
+        n = len(ids if isinstance(ids, list) else ids["input_ids"])  # transformers 5: a BatchEncoding
         if n <= max_tokens:
             kept.append(row)
     return kept, len(rows) - len(kept)
@@ -66,53 +78,58 @@ def drop_long_prompts(rows: list[dict], tokenizer, max_tokens: int) -> tuple[lis
 def run(recipe: TrainRMRecipe) -> Path:
     defaults = config.RM_GRPO_DEFAULTS if recipe.method == "reasoning" else config.RM_SCALAR_DEFAULTS
     recipe = dataclasses.replace(recipe, trainer={**defaults, **recipe.trainer})
+    training.seed_everything(recipe.seed)
     pairs = data.load_pairs(recipe.train_file, limit=recipe.limit)
     eval_pairs = data.load_pairs(recipe.eval_file, limit=recipe.eval_limit) if recipe.eval_file else []
+    if recipe.eval_every_steps < 0:
+        raise ConfigError(
+            f"eval_every_steps must be 0 (off) or a positive step count, got {recipe.eval_every_steps}"
+        )
     run_dir = RunDir.create("train-rm", recipe)
     run_dir.record_input("train_file", recipe.train_file)
     run_dir.record_input("eval_file", recipe.eval_file)
 
-    before = heldout_accuracy(recipe, recipe.model, eval_pairs, "before") if eval_pairs else None
     if recipe.method == "reasoning":
-        trainer, extra = _train_reasoning(recipe, pairs)
+        trainer, tokenizer, extra, heldout = _train_reasoning(recipe, pairs, eval_pairs, run_dir.path)
+        task = "causal"
     else:
-        trainer, extra = _train_scalar(recipe, pairs)
-    from rmr1_cli import models
-
-    tokenizer = models.load_tokenizer(recipe.model)
-    model_dir = training.save_final_model(trainer, tokenizer, run_dir.path, recipe.lora)
-    trained = dataclasses.replace(recipe.model, name_or_path=str(model_dir))
-    after = heldout_accuracy(recipe, trained, eval_pairs, "after") if eval_pairs else None
-
-    history, summary = training.history_metrics(trainer)
-    training.write_history(history, run_dir.path)
-    plot = plot_training_curves(
-        history, CURVES, run_dir.path / "curves.png", f"rmr1 train-rm ({recipe.method})"
+        trainer, tokenizer, extra, heldout = _train_scalar(recipe, pairs, eval_pairs, run_dir.path)
+        task = "seq_cls"
+    model_dir = training.save_final_model(
+        trainer, tokenizer, run_dir.path, recipe.lora, base=recipe.model, task=task
     )
+    if not trainer.is_world_process_zero():
+        return run_dir.path
+
+    title = f"rmr1 train-rm ({recipe.method})"
+    summary, plot = training.record_training(trainer, run_dir.path, CURVES, "curves.png", title)
+    before, after = heldout
     metrics = summary | extra | {"method": recipe.method, "heldout_before": before, "heldout_after": after}
     table = {
         "method": recipe.method,
         "pairs": len(pairs),
-        **{k: v for k, v in extra.items()},
+        **extra,
         "steps": summary["global_step"],
         "model": model_dir,
         "curves": plot,
     }
-    if before is not None and after is not None:
+    if before and after and before.get("accuracy") is not None and after.get("accuracy") is not None:
         table["held-out accuracy before -> after"] = f"{before['accuracy']:.3f} -> {after['accuracy']:.3f}"
     summary_table("rmr1 train-rm", table)
     return run_dir.finish(metrics)
 
 
-def _train_reasoning(recipe: TrainRMRecipe, pairs: list[PreferencePair]):
+def _train_reasoning(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
     from rmr1_cli import models, rewards
+    from rmr1_cli.callbacks import HeldoutJudgeCallback, RecordedVerdictReward, rollouts_path
     from rmr1_cli.prompts import load_template
 
     template = load_template(recipe.template)
     tokenizer = models.load_tokenizer(recipe.model, padding_side="left")
+    models.require_chat_template(tokenizer, recipe.model)
     rows = verdict_rows(pairs, template, both_orders=recipe.both_orders, seed=recipe.seed)
     rows, dropped = drop_long_prompts(rows, tokenizer, recipe.max_prompt_length)
     if not rows:
@@ -124,12 +141,25 @@ def _train_reasoning(recipe: TrainRMRecipe, pairs: list[PreferencePair]):
             f"dropped {dropped} prompts longer than max_prompt_length={recipe.max_prompt_length}",
             style="yellow",
         )
-    reward_funcs = [rewards.verdict_reward]
-    fixed = {"model_init_kwargs": training.model_init_kwargs(recipe.model)}
+    fixed: dict = {"model_init_kwargs": training.model_init_kwargs(recipe.model)}
     if recipe.format_reward_weight > 0:
-        reward_funcs.append(rewards.format_reward)
         fixed["reward_weights"] = [1.0, recipe.format_reward_weight]
     args = training.build_trl_args(GRPOConfig, recipe, fixed=fixed)
+    training.write_trl_args(args, out_dir)
+    rollouts = rollouts_path(out_dir, args.process_index) if recipe.log_rollouts else None
+    if rollouts is not None and not training.resume_target(args):
+        rollouts.unlink(missing_ok=True)  # a fresh run starts a fresh record; a resumed one appends
+    reward_funcs = [RecordedVerdictReward(rollouts)]
+    if recipe.format_reward_weight > 0:
+        reward_funcs.append(rewards.format_reward)
+    heldout = HeldoutJudgeCallback(
+        eval_pairs,
+        tokenizer,
+        recipe.generation,
+        config.JudgeSpec(template=recipe.template),
+        every=recipe.eval_every_steps,
+        seed=recipe.seed,
+    )
     trainer = GRPOTrainer(
         model=recipe.model.name_or_path,
         reward_funcs=reward_funcs,
@@ -137,24 +167,64 @@ def _train_reasoning(recipe: TrainRMRecipe, pairs: list[PreferencePair]):
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=training.peft_config(recipe.lora),
+        quantization_config=training.quantization_config(recipe.lora, recipe.model),
+        callbacks=[heldout] if eval_pairs else None,
     )
-    trainer.train()
+    heldout.bind(trainer)
+    training.train(trainer)
     labels = [r["label"] for r in rows]
-    return trainer, {
+    extra = {
         "rows": len(rows),
         "dropped_too_long": dropped,
         "label_share_A": labels.count("A") / len(labels),
+        "format_reward_weight": recipe.format_reward_weight,
     }
+    before = _strip(heldout.history[0][1]) if heldout.history else None
+    after = _strip(heldout.history[-1][1]) if heldout.history else None
+    return trainer, tokenizer, extra, (before, after)
 
 
-def _train_scalar(recipe: TrainRMRecipe, pairs: list[PreferencePair]):
+def _train_scalar(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path):
     from datasets import Dataset
     from trl import RewardConfig, RewardTrainer
 
     from rmr1_cli import models
+    from rmr1_cli.callbacks import EvaluateAtStartCallback
 
     tokenizer = models.load_tokenizer(recipe.model, padding_side="right")
-    rows = [
+    models.require_chat_template(tokenizer, recipe.model)
+    init = training.model_init_kwargs(recipe.model) | {"num_labels": 1}
+    fixed: dict = {"model_init_kwargs": init}
+    if eval_pairs and "eval_strategy" not in recipe.trainer:
+        fixed["eval_strategy"] = "steps" if recipe.eval_every_steps else "epoch"
+        if recipe.eval_every_steps:
+            fixed["eval_steps"] = recipe.eval_every_steps
+    args = training.build_trl_args(RewardConfig, recipe, fixed=fixed)
+    training.write_trl_args(args, out_dir)
+    at_start = EvaluateAtStartCallback()
+    trainer = RewardTrainer(
+        model=recipe.model.name_or_path,
+        args=args,
+        train_dataset=Dataset.from_list(preference_rows(pairs)),
+        eval_dataset=Dataset.from_list(preference_rows(eval_pairs)) if eval_pairs else None,
+        processing_class=tokenizer,
+        peft_config=training.peft_config(recipe.lora, task_type="SEQ_CLS"),
+        quantization_config=training.quantization_config(recipe.lora, recipe.model),
+        callbacks=[at_start] if eval_pairs else None,
+    )
+    at_start.bind(trainer)
+    if trainer.model.config.pad_token_id is None:
+        trainer.model.config.pad_token_id = tokenizer.pad_token_id
+    training.train(trainer)
+    if not eval_pairs:
+        return trainer, tokenizer, {"rows": len(pairs)}, (None, None)
+    before = _pairwise(at_start.metrics) if at_start.metrics else None
+    return trainer, tokenizer, {"rows": len(pairs)}, (before, _pairwise(trainer.evaluate()))
+
+
+def preference_rows(pairs: list[PreferencePair]) -> list[dict]:
+    """trl's conversational preference layout: ``prompt`` messages, one-message ``chosen`` / ``rejected``."""
+    return [
         {
             "prompt": data.as_messages(p.prompt),
             "chosen": [{"role": "assistant", "content": p.chosen}],
@@ -162,42 +232,13 @@ def _train_scalar(recipe: TrainRMRecipe, pairs: list[PreferencePair]):
         }
         for p in pairs
     ]
-    init = training.model_init_kwargs(recipe.model) | {"num_labels": 1}
-    args = training.build_trl_args(RewardConfig, recipe, fixed={"model_init_kwargs": init})
-    trainer = RewardTrainer(
-        model=recipe.model.name_or_path,
-        args=args,
-        train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer,
-        peft_config=training.peft_config(recipe.lora, task_type="SEQ_CLS"),
-    )
-    if trainer.model.config.pad_token_id is None:
-        trainer.model.config.pad_token_id = tokenizer.pad_token_id
-    trainer.train()
-    return trainer, {"rows": len(rows)}
 
 
-def heldout_accuracy(
-    recipe: TrainRMRecipe, model: config.ModelSpec, pairs: list[PreferencePair], tag: str
-) -> dict:
-    """Verdict accuracy on held-out pairs: the judge engine for a reasoning RM, scores for a scalar one."""
-    if recipe.method == "scalar":
-        from rmr1_cli.scoring import score_pairs
+def _pairwise(result: dict) -> dict:
+    """Pairwise accuracy (chosen scored above rejected) and mean margin from RewardTrainer's eval metrics."""
+    return {"accuracy": result.get("eval_accuracy"), "margin": result.get("eval_margin")}
 
-        scores = score_pairs(model, pairs, batch_size=recipe.generation.batch_size)
-        correct = [float(c > r) + 0.5 * float(c == r) for c, r in scores]
-        return {"accuracy": sum(correct) / len(correct), "n": len(correct)}
-    from rmr1_cli.judging import build_engine
-    from rmr1_cli.stages.judge import judge_metrics
 
-    engine = build_engine(
-        model,
-        recipe.generation,
-        config.JudgeSpec(template=recipe.template),
-        cache_path=None,
-        seed=recipe.seed,
-    )
-    results = engine.judge(pairs, description=f"held-out eval ({tag})")
-    engine.generator.close()
-    stats = engine.stats.as_dict()
-    return judge_metrics(results) | {"valid_rate": stats["valid_rate"], "n": len(results)}
+def _strip(metrics: dict) -> dict:
+    """``heldout/accuracy`` -> ``accuracy`` for metrics.json."""
+    return {key.split("/", 1)[-1]: value for key, value in metrics.items()}

@@ -1,0 +1,210 @@
+"""What a reasoning-RM training run measures while it trains, on top of trl's own logs.
+
+- ``HeldoutJudgeCallback``: judges held-out pairs with the model being trained, through the judge
+  engine (both A/B orders, the same parser as the reward), at the start, every N steps and at the end,
+  and logs ``heldout/accuracy``, ``heldout/valid_rate``, ``heldout/consistency`` into the trainer's log.
+- ``RecordedVerdictReward``: RM-R1's verdict reward as a GRPO reward function that also logs the
+  verdict accuracy of each batch and writes every rollout with its reward to a JSONL file, so the
+  logged reward can be recomputed from the logged completions.
+
+Under ``accelerate launch`` the held-out pairs are split over the processes and gathered back; each
+process records its own rollouts (``rollouts.jsonl`` on rank 0, ``rollouts.rank<N>.jsonl`` elsewhere).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from transformers import Trainer, TrainerCallback
+
+from rmr1_cli import rewards
+from rmr1_cli.config import GenerationSpec, JudgeSpec
+from rmr1_cli.data import PreferencePair, append_jsonl
+
+log = logging.getLogger(__name__)
+
+
+class HeldoutJudgeCallback(TrainerCallback):
+    """Judge ``pairs`` with the in-training model at the start, every ``every`` steps (0: never) and at the end.
+
+    Call ``bind(trainer)`` after building the trainer: the evaluation needs its accelerator and model,
+    and its metrics go through ``trainer.log`` so they reach train_log.jsonl, TensorBoard and W&B alike.
+    ``history`` keeps ``(step, metrics)`` of every evaluation.
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[PreferencePair],
+        tokenizer,
+        generation: GenerationSpec,
+        judge: JudgeSpec,
+        *,
+        every: int = 0,
+        seed: int = 0,
+        prefix: str = "heldout",
+    ):
+        self.pairs = list(pairs)
+        self.tokenizer = tokenizer
+        self.generation = generation
+        self.judge = judge
+        self.every = every
+        self.seed = seed
+        self.prefix = prefix
+        self.history: list[tuple[int, dict[str, float | None]]] = []
+        self.trainer = None
+        self._due = False
+        self._logging = False
+
+    def bind(self, trainer) -> HeldoutJudgeCallback:
+        self.trainer = trainer
+        return self
+
+    # -- trainer events -----------------------------------------------------------------------------
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._evaluate_and_log(state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.every > 0 and state.global_step % self.every == 0:
+            self._due = True
+            control.should_log = True  # so this step's log entry is written and on_log fires
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self._due and not self._logging:
+            self._due = False
+            self._evaluate_and_log(state.global_step)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if not self.history or self.history[-1][0] != state.global_step:
+            self._evaluate_and_log(state.global_step)
+
+    # -- evaluation ---------------------------------------------------------------------------------
+
+    def _evaluate_and_log(self, step: int) -> None:
+        if self.trainer is None or not self.pairs:
+            return
+        metrics = self.evaluate()
+        self.history.append((step, metrics))
+        self._logging = True
+        try:
+            # the base Trainer.log: GRPOTrainer.log would also flush (and so repeat) its pending step metrics
+            Trainer.log(self.trainer, dict(metrics))
+        finally:
+            self._logging = False
+
+    def evaluate(self) -> dict[str, float | None]:
+        """Judge this process's share of the pairs with the unwrapped model; gather; summarise."""
+        from accelerate.utils import gather_object
+        from trl.models.utils import unwrap_model_for_generation
+
+        trainer = self.trainer
+        acc = trainer.accelerator
+        shard = self.pairs[acc.process_index :: acc.num_processes]
+        with unwrap_model_for_generation(trainer.model_wrapped, acc) as model:
+            was_training = model.training
+            model.eval()
+            try:
+                results = judge_pairs(model, self.tokenizer, shard, self.generation, self.judge, self.seed)
+            finally:
+                if was_training:
+                    model.train()
+        if acc.num_processes > 1:
+            results = gather_object(results)
+        return {f"{self.prefix}/{k}": v for k, v in summarize(results).items()}
+
+
+class EvaluateAtStartCallback(TrainerCallback):
+    """``trainer.evaluate()`` once before the first step, so the log holds the untrained model's eval
+    metrics at step 0 (an evaluate() before ``train()`` is lost: train() starts a fresh log)."""
+
+    def __init__(self):
+        self.trainer = None
+        self.metrics: dict | None = None
+
+    def bind(self, trainer) -> EvaluateAtStartCallback:
+        self.trainer = trainer
+        return self
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.trainer is not None and state.global_step == 0:
+            self.metrics = self.trainer.evaluate()
+
+
+def judge_pairs(model, tokenizer, pairs, generation: GenerationSpec, judge: JudgeSpec, seed: int) -> list:
+    """Judge pairs with an in-memory model through the judge engine (no cache: the weights keep changing)."""
+    from rmr1_cli.generation import VERDICT_STOP, SamplingParams, TransformersGenerator
+    from rmr1_cli.judging import JudgeEngine
+    from rmr1_cli.prompts import load_template
+
+    if not pairs:
+        return []
+    padding_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        generator = TransformersGenerator(model, tokenizer, generation, identity="in-training")
+        stop = (VERDICT_STOP,) if generation.stop_at_verdict else ()
+        params = SamplingParams.from_spec(generation, seed=seed, stop=stop)
+        engine = JudgeEngine(generator, load_template(judge.template), judge, params, cache=None, seed=seed)
+        return engine.judge(pairs, description="held-out judging")
+    finally:
+        tokenizer.padding_side = padding_side
+
+
+def summarize(results: Sequence[Any]) -> dict[str, float | None]:
+    """Accuracy (mean score of judged pairs), valid-verdict rate and swap consistency of pair results."""
+    scored = [r for r in results if r.outcome != "skipped"]
+    judgments = sum(r.n_judgments for r in scored)
+    checked = [r for r in scored if r.consistent is not None]
+    return {
+        "accuracy": sum(r.score for r in scored) / len(scored) if scored else None,
+        "valid_rate": sum(r.n_valid for r in scored) / judgments if judgments else None,
+        "consistency": sum(bool(r.consistent) for r in checked) / len(checked) if checked else None,
+        "pairs": float(len(results)),
+    }
+
+
+class RecordedVerdictReward:
+    """``rewards.verdict_reward`` for GRPOTrainer, plus per-batch logs and a JSONL record of each rollout.
+
+    Logged through trl's ``log_metric``: ``verdict_reward/accuracy`` (share of completions whose final
+    verdict is the correct one) next to the invalid rate the reward itself logs. Each rollout row holds
+    ``step`` (the optimizer step whose log carries its reward, when one generation batch feeds one step,
+    trl's default), ``pair_id``, ``label``, ``completion`` and ``reward``.
+    """
+
+    def __init__(self, rollouts_file: str | Path | None = None):
+        self.__name__ = "verdict_reward"  # trl names the logged series after it: rewards/verdict_reward/mean
+        self.rollouts_file = Path(rollouts_file) if rollouts_file else None
+
+    def __call__(self, completions, label, **kwargs) -> list[float]:
+        scores = rewards.verdict_reward(completions, label, **kwargs)
+        log_metric = kwargs.get("log_metric")
+        if callable(log_metric) and scores:
+            log_metric("verdict_reward/accuracy", sum(s > 0 for s in scores) / len(scores))
+        if self.rollouts_file is not None:
+            state = kwargs.get("trainer_state")
+            step = state.global_step + 1 if state is not None else None
+            pair_ids = kwargs.get("pair_id") or [None] * len(scores)
+            append_jsonl(
+                self.rollouts_file,
+                [
+                    {
+                        "step": step,
+                        "pair_id": pid,
+                        "label": lab,
+                        "completion": rewards.completion_text(c),
+                        "reward": s,
+                    }
+                    for c, lab, pid, s in zip(completions, label, pair_ids, scores, strict=True)
+                ],
+            )
+        return scores
+
+
+def rollouts_path(out_dir: Path, process_index: int) -> Path:
+    """rollouts.jsonl for the main process, rollouts.rank<N>.jsonl for the others."""
+    name = "rollouts.jsonl" if process_index == 0 else f"rollouts.rank{process_index}.jsonl"
+    return Path(out_dir) / name
