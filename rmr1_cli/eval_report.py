@@ -20,7 +20,7 @@ metrics.json keys (stable; ``*_ci`` is the 95% bootstrap interval [lo, hi] of th
   always picks the answer the file lists first)
 - ``diagnostics``: ``by_length`` (buckets of relative length difference with accuracy, ci, n),
   ``prefers_longer``, ``chosen_longer``; generative: ``swap_consistency``, ``invalid_rate``,
-  ``invalid_reasons``, ``no_verdict_rate``, ``position`` (``p_verdict_a``, ``accuracy_chosen_as_a``,
+  ``invalid_reasons``, ``no_verdict_rate``, ``truncated_rate`` (answers cut to fit), ``position`` (``p_verdict_a``, ``accuracy_chosen_as_a``,
   ``accuracy_chosen_as_b``), ``by_task_type``, ``mean_judgment_tokens``; scalar: ``mean_margin``
 - ``bootstrap``: ``resamples``, ``level``, ``seed``, ``unit``
 """
@@ -162,6 +162,7 @@ def diagnostics(rows: Sequence[Mapping], kind: str, rng: np.random.Generator) ->
     valid = [j for j in judgments if j["valid"]]
     out["invalid_reasons"] = dict(Counter(j["reason"] for j in judgments if not j["valid"]).most_common())
     out["no_verdict_rate"] = _share([r.get("pick") is None for r in rows])
+    out["truncated_rate"] = _share([bool(r.get("truncated")) for r in rows])
     as_a = [
         j["picked"] == "chosen" for r in counted for j in r["judgments"] if j["valid"] and j["order"] == "AB"
     ]
@@ -372,7 +373,8 @@ def write_report(out_dir: Path, metrics: Mapping, title: str, *, plots: bool = T
         lines += [
             f"- swap consistency: {_pct(d['swap_consistency'])}%; invalid verdicts: {_pct(d['invalid_rate'])}% "
             f"({', '.join(f'{k}: {v}' for k, v in d['invalid_reasons'].items()) or 'none'}); pairs without any "
-            f"valid verdict: {_pct(d['no_verdict_rate'])}%",
+            f"valid verdict: {_pct(d['no_verdict_rate'])}%; pairs whose answers were cut to fit the context: "
+            f"{_pct(d.get('truncated_rate'))}%",
             f"- position: P(verdict A) {_pct(p['p_verdict_a'])}%; accuracy with the chosen answer as A "
             f"{_pct(p['accuracy_chosen_as_a'])}%, as B {_pct(p['accuracy_chosen_as_b'])}%",
             f"- mean judgment length: {d['mean_judgment_tokens'] or 0:.0f} tokens",

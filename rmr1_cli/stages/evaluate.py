@@ -105,6 +105,7 @@ def judge_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> tuple[
                 "n_judgments": r.n_judgments,
                 "task_type": r.task_type,
                 "tokens": r.tokens,
+                "truncated": bool(getattr(r, "truncated", False)),  # answers cut to fit the context
                 "judgments": [
                     {
                         "key": j.key,
