@@ -378,6 +378,7 @@ class DistillRecipe:
     output_dir: str = "runs/distill"
     seed: int = 0
     teacher: ModelSpec = field(default_factory=ModelSpec)
+    teacher_source: Literal["model", "synthetic"] = "model"  # synthetic: `rmr1 synth` gold traces, no model
     generation: GenerationSpec = field(default_factory=GenerationSpec)
     pairs_file: str = "data/samples/pairs.jsonl"
     limit: int | None = None
@@ -390,6 +391,7 @@ class DistillRecipe:
         default_factory=lambda: ["reviewer", "hint", "was told", "gold verdict", "given verdict"]
     )  # a second-pass trace that mentions one of these (any case) is dropped
     balance_labels: bool = False  # keep as many A as B traces (drops the surplus of the commoner label)
+    check_solution: bool = False  # keep a trace only if its <solution> reaches the pair's `answer` column
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 chosen answer takes, when a trace is kept, and what the second pass shows the teacher. Pure.
 
 A trace is kept only when ``parse_judgment`` (the parser the reward and the evaluation use) reads a
-valid verdict naming the slot of the chosen answer. A trace with a wrong or invalid verdict triggers a
+valid verdict naming the slot of the chosen answer (and, with ``check_solution``, when its
+``<solution>`` reaches the pair's exact ``answer``: a right verdict from a wrong solution is dropped). A trace with a wrong or invalid verdict triggers a
 second pass: the teacher sees the gold verdict in a hint and writes the evaluation again; that trace is
 checked the same way and, because the teacher saw the answer, also for phrases that give the hint away.
 The SFT row always pairs the trace with the plain judge prompt: the hint never reaches the data set.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from rmr1_cli.data import Conversation, PreferencePair
 from rmr1_cli.errors import ConfigError
 from rmr1_cli.parsing import parse_judgment
+from rmr1_cli.verifiable import answer_matches
 
 # rmr1's own wording. {label} is the slot of the better reply; a hint file may use it any number of times.
 DEFAULT_HINT = (
@@ -42,6 +44,12 @@ class Task:
     @property
     def prompt(self) -> Conversation:
         return self.pair.prompt
+
+    @property
+    def exact_answer(self) -> str | None:
+        """The pair's exact final answer (an ``answer`` column, as synth and refine pairs have)."""
+        value = self.pair.meta.get("answer")
+        return None if value is None else str(value)
 
     @property
     def answers(self) -> tuple[str, str]:
@@ -75,8 +83,11 @@ def assign_slots(pairs: Sequence[PreferencePair], *, both_orders: bool = False) 
     return tasks
 
 
-def check_trace(text: str, label: str, leak_phrases: Sequence[str] = ()) -> str | None:
-    """Why a trace is not kept (None: keep it): ``invalid:<parser reason>``, ``wrong_verdict`` or ``leak``.
+def check_trace(
+    text: str, label: str, leak_phrases: Sequence[str] = (), answer: str | None = None
+) -> str | None:
+    """Why a trace is not kept (None: keep it): ``invalid:<parser reason>``, ``wrong_verdict``,
+    ``wrong_solution`` (with ``answer``: the ``<solution>`` does not reach that exact answer) or ``leak``.
 
     >>> trace = "<type>Reasoning</type><solution>4</solution><eval>A says 4</eval><answer>[[A]]</answer>"
     >>> check_trace(trace, "A"), check_trace(trace, "B")
@@ -85,12 +96,16 @@ def check_trace(text: str, label: str, leak_phrases: Sequence[str] = ()) -> str 
     'invalid:both_verdicts'
     >>> check_trace("As I was told, A wins. <answer>[[A]]</answer>", "A", ["was told"])
     'leak'
+    >>> check_trace(trace, "A", answer="4"), check_trace(trace, "A", answer="5")
+    (None, 'wrong_solution')
     """
     judgment = parse_judgment(text)
     if not judgment.valid:
         return f"invalid:{judgment.reason}"
     if judgment.verdict != label:
         return "wrong_verdict"
+    if answer is not None and not (judgment.solution and answer_matches(judgment.solution, answer)):
+        return "wrong_solution"
     lowered = text.lower()
     if any(phrase.lower() in lowered for phrase in leak_phrases if phrase):
         return "leak"

@@ -170,6 +170,7 @@ class Refined:
     refined: str
     teacher: str
     subset: str | None = None
+    answer: str | None = None  # the prompt's exact answer, carried into the pair (distill can check it)
 
 
 def build_pairs(refined: Sequence[Refined], max_pairs: int | None = None) -> list[dict]:
@@ -204,6 +205,7 @@ def build_pairs(refined: Sequence[Refined], max_pairs: int | None = None) -> lis
                 "judge_p_policy": item.case.p_win,
                 "judge_consistent": item.case.consistent,
                 "rejected_correct": item.case.correct,
+                "answer": item.answer,
                 "teacher": item.teacher,
             }
         )

@@ -239,11 +239,11 @@ def render_answer(working: Working, *, verbose: bool, rng: random.Random) -> str
     """An answer's text: the working, then ``The answer is N.``; verbose adds filler before and after.
 
     >>> render_answer(Working(("7 + 5 = 12",), 12), verbose=False, rng=random.Random(0))
-    '7 + 5 = 12. The answer is 12.'
+    'We get 7 + 5 = 12. The answer is 12.'
     """
     work = ", then ".join(working.steps)
-    if not verbose:
-        return f"{work}. The answer is {working.value}."
+    if not verbose:  # a word first, so the numbers tokenize as in the question (" 14", not "14")
+        return f"We get {work}. The answer is {working.value}."
     return f"{rng.choice(_OPENERS)} First, {work}. {rng.choice(_CLOSERS)} The answer is {working.value}."
 
 

@@ -109,6 +109,36 @@ def test_hint_without_first_attempt_and_leaky_second_traces_are_dropped():
     assert not any(o.kept_pass for o in outcomes)
 
 
+def test_check_solution_drops_a_right_verdict_reached_from_a_wrong_solution():
+    """Pairs with an exact `answer` (synth and refine pairs have one): the solution must reach it."""
+    tagged = [
+        PreferencePair(p.id, p.prompt, p.chosen, p.rejected, meta={"answer": str(i + 1)})
+        for i, p in enumerate(pairs(2))
+    ]
+
+    def reply(conversation):  # right verdicts; the solution is right only for p0 ("1") and on the hint pass
+        good = slot_of_good(conversation)
+        solution = (
+            "0 + 1 = 1"
+            if len(conversation) > 1 or "What is 0 + 1" in conversation[0]["content"]
+            else "1 + 1 = 3"
+        )
+        return (
+            f"<type>Reasoning</type><solution>{solution}</solution><eval>e</eval><answer>[[{good}]]</answer>"
+        )
+
+    tasks = distilling.assign_slots(tagged)
+    plain = distill.distill_traces(
+        tasks, ScriptedGenerator(reply), TEMPLATE, PARAMS, distill.DistillSettings()
+    )
+    assert [o.kept_pass for o in plain] == ["first", "first"]  # the verdict alone is right for both
+    checked = distill.distill_traces(
+        tasks, ScriptedGenerator(reply), TEMPLATE, PARAMS, distill.DistillSettings(check_solution=True)
+    )
+    assert [o.first_reason for o in checked] == [None, "wrong_solution"]
+    assert checked[1].second_reason == "wrong_solution"  # the hint pass wrote "= 1", not the pair's "2"
+
+
 def test_pairs_too_long_for_the_teacher_are_counted_not_generated():
     teacher = ScriptedGenerator(lambda c: verdict("A"))
     teacher.context_length = 600  # characters stand in for tokens below
@@ -189,6 +219,23 @@ def test_balance_labels_drops_the_surplus_of_the_commoner_label(in_tmp_cwd, monk
     )
 
 
+def test_synthetic_gold_teacher_writes_checked_traces_for_synth_prompts(in_tmp_cwd):
+    """No model: the arithmetic domain's gold traces pass every check; a non-synthetic pair is dropped."""
+    rows = [
+        {"id": "p", "prompt": "What is 6 * 7?", "chosen": "We get 6 * 7 = 42. The answer is 42.",
+         "rejected": "We get 6 * 7 = 43. The answer is 43.", "answer": "42", "ab_slot": "B"},
+        {"id": "chat", "prompt": "Say hi.", "chosen": "Hi!", "rejected": "No."},
+    ]  # fmt: skip
+    data.write_jsonl("pairs.jsonl", rows)
+    overrides = ["pairs_file=pairs.jsonl", "template=compact", "output_dir=out", "teacher_source=synthetic"]
+    out = distill.run(load_recipe(None, DistillRecipe, [*overrides, "check_solution=true"]))
+    kept = data.load_trace_sources(out / "traces.jsonl")
+    assert [(r["id"], r["label"], r["pass"]) for r in kept] == [("p-B", "B", "first")]
+    assert "<solution> 6 * 7 = 42</solution>" in kept[0]["trace"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["teacher"] == "synthetic-gold-traces" and metrics["dropped"] == 1
+
+
 @pytest.mark.slow
 def test_distill_end_to_end_with_the_tiny_model(in_tmp_cwd, tiny_model_dir):
     """A random-weight teacher rarely emits a verdict; the stage must still finish, count and resume."""
@@ -209,3 +256,20 @@ def test_distill_end_to_end_with_the_tiny_model(in_tmp_cwd, tiny_model_dir):
         (distill.run(load_recipe(None, DistillRecipe, overrides)) / "metrics.json").read_text()
     )
     assert again["generated"] == 0 and again["cached"] == metrics["generated"]
+
+
+def test_generation_cache_survives_a_torn_last_line_and_counts_samples_apart(tmp_path):
+    from rmr1_cli.generation_cache import CachedGenerator
+
+    counter = iter(range(100))
+    inner = ScriptedGenerator(lambda c: f"out {next(counter)}")
+    cache = CachedGenerator(inner, tmp_path / "gen.jsonl")
+    ask = [[{"role": "user", "content": "q"}]]
+    first = [g.text for g in cache.generate(ask * 2, PARAMS)]  # the same prompt twice: two samples
+    assert first == ["out 0", "out 1"]
+    with open(tmp_path / "gen.jsonl", "a") as handle:
+        handle.write('{"key": "torn')  # a run killed mid-write
+    again = CachedGenerator(inner, tmp_path / "gen.jsonl")
+    assert [g.text for g in again.generate(ask * 3, PARAMS)] == ["out 0", "out 1", "out 2"]
+    assert (again.hits, again.misses) == (2, 1)
+    assert len(CachedGenerator(inner, tmp_path / "gen.jsonl").records) == 3  # the torn line was cut

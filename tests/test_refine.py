@@ -136,6 +136,7 @@ def test_reference_teacher_and_pair_rows():
     ]
     assert all(r["chosen"] == "3 + 3 = 6. The answer is 6." and r["teacher"] == "reference" for r in rows)
     assert rows[0]["selected_by"] == ["wrong_answer"] and rows[0]["prompt_id"] == "wrong"
+    assert rows[0]["answer"] == "6"  # the exact answer travels with the pair (distill check_solution)
     assert len(refining.build_pairs(kept, max_pairs=1)) == 1
 
 

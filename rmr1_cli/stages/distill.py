@@ -17,6 +17,7 @@ Outputs in ``output_dir``:
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +28,8 @@ from rmr1_cli.config import DistillRecipe
 from rmr1_cli.console import console, summary_table
 from rmr1_cli.distilling import Outcome, Task, pass_metrics, trace_row
 from rmr1_cli.errors import ConfigError
-from rmr1_cli.generation import VERDICT_STOP, Generator, SamplingParams
-from rmr1_cli.prompts import JudgeTemplate
+from rmr1_cli.generation import VERDICT_STOP, Generation, Generator, SamplingParams
+from rmr1_cli.prompts import JudgeTemplate, render_conversation
 
 
 @dataclass
@@ -37,6 +38,7 @@ class DistillSettings:
     hint: str = distilling.DEFAULT_HINT
     show_first_attempt: bool = True
     leak_phrases: list[str] = field(default_factory=list)
+    check_solution: bool = False  # also require the <solution> to reach the pair's exact answer
 
 
 def distill_traces(
@@ -60,7 +62,8 @@ def distill_traces(
             outcomes.append(Outcome(task, "", "too_long"))
             continue
         text = next(first).text
-        outcomes.append(Outcome(task, text, distilling.check_trace(text, task.label)))
+        answer = task.exact_answer if settings.check_solution else None
+        outcomes.append(Outcome(task, text, distilling.check_trace(text, task.label, answer=answer)))
     retry = [i for i, o in enumerate(outcomes) if o.first_reason not in (None, "too_long")]
     retry = retry if settings.second_pass else []
     if retry:
@@ -78,10 +81,35 @@ def distill_traces(
         for i, gen in zip(retry, second, strict=True):
             outcome = outcomes[i]
             outcome.second_text = gen.text
+            answer = outcome.task.exact_answer if settings.check_solution else None
             outcome.second_reason = distilling.check_trace(
-                gen.text, outcome.task.label, settings.leak_phrases
+                gen.text, outcome.task.label, settings.leak_phrases, answer=answer
             )
     return outcomes
+
+
+class GoldTraces(Generator):
+    """The synthetic domain's gold traces as the teacher (no model), for pairs on ``rmr1 synth``
+    prompts (refine pairs included): each rendered judge prompt maps to the trace
+    ``synthetic.gold_trace_for`` writes; anything else gets an empty output (dropped as invalid)."""
+
+    identity = "synthetic-gold-traces"
+
+    def __init__(self, tasks: list[Task], template: JudgeTemplate):
+        from rmr1_cli import synthetic
+
+        self.table = {}
+        for task in tasks:
+            gold = synthetic.gold_trace_for(render_conversation(task.prompt), *task.answers)
+            if gold is not None:
+                self.table[_key(template.render(task.prompt, *task.answers))] = gold[0]
+
+    def generate(self, conversations: list[list[dict]], params: SamplingParams) -> list[Generation]:
+        return [Generation(self.table.get(_key(c), ""), 0, "stop") for c in conversations]
+
+
+def _key(messages: list[dict]) -> str:
+    return json.dumps(messages, ensure_ascii=False, sort_keys=True)
 
 
 def _fits(teacher: Generator, messages: list[dict], params: SamplingParams) -> bool:
@@ -113,12 +141,16 @@ def run(recipe: DistillRecipe) -> Path:
     run_dir.record_input("hint_file", recipe.hint_file)
 
     started = time.perf_counter()
-    teacher = CachedGenerator(
-        build_generator(recipe.teacher, recipe.generation), run_dir.path / "generations.jsonl"
-    )
+    if recipe.teacher_source == "synthetic":
+        source: Generator = GoldTraces(tasks, template)
+    else:
+        source = build_generator(recipe.teacher, recipe.generation)
+    teacher = CachedGenerator(source, run_dir.path / "generations.jsonl")
     stop = (VERDICT_STOP,) if recipe.generation.stop_at_verdict else ()
     params = SamplingParams.from_spec(recipe.generation, seed=recipe.seed, stop=stop)
-    settings = DistillSettings(recipe.second_pass, hint, recipe.show_first_attempt, list(recipe.leak_phrases))
+    settings = DistillSettings(
+        recipe.second_pass, hint, recipe.show_first_attempt, list(recipe.leak_phrases), recipe.check_solution
+    )
     outcomes = distill_traces(tasks, teacher, template, params, settings)
     teacher.close()
 

@@ -116,7 +116,15 @@ def refine_cases(
             reason = refining.drop_reason(option, case.answer, record.answer)
             if reason is None:
                 kept.append(
-                    Refined(case, rules, record.prompt, option, teacher_id, record.meta.get("subset"))
+                    Refined(
+                        case,
+                        rules,
+                        record.prompt,
+                        option,
+                        teacher_id,
+                        record.meta.get("subset"),
+                        record.answer,
+                    )
                 )
                 break
         if reason is not None:
