@@ -60,6 +60,7 @@ def run(recipe: GRPORecipe) -> Path:
             "reward.reference=column); add the column or set reward.reference=baseline"
         )
     # checks done: now the heavy imports (trl takes seconds)
+    training.seed_everything(recipe.seed)
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
@@ -107,6 +108,7 @@ def run(recipe: GRPORecipe) -> Path:
             "reward_weights": rewards.weights,
         },
     )
+    training.write_trl_args(args, run_dir.path)
     trainer = GRPOTrainer(
         model=recipe.model.name_or_path,
         reward_funcs=rewards.funcs,
@@ -114,9 +116,12 @@ def run(recipe: GRPORecipe) -> Path:
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=training.peft_config(recipe.lora),
+        quantization_config=training.quantization_config(recipe.lora, recipe.model),
     )
-    trainer.train()
-    model_dir = training.save_final_model(trainer, tokenizer, run_dir.path, recipe.lora)
+    training.train(trainer)  # resumes from trainer.resume_from_checkpoint when the recipe names one
+    model_dir = training.save_final_model(trainer, tokenizer, run_dir.path, recipe.lora, base=recipe.model)
+    if not trainer.is_world_process_zero():
+        return run_dir.path
     history, summary = training.history_metrics(trainer)
     del trainer  # free the policy and its optimizer before the evaluation loads two policies
 
