@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VERDICT_STOP = "</answer>"
+MIN_SHARED_PREFIX = 32  # tokens: a shorter common start is not worth a separate forward pass
 
 
 @dataclass(frozen=True)
@@ -135,9 +136,10 @@ def build_generator(model: ModelSpec, spec: GenerationSpec) -> Generator:
 class TransformersGenerator(Generator):
     """Batched in-process generation: left padding, length-sorted batches, per-row early stop.
 
-    Sorting prompts by length before batching keeps padding (wasted compute) small; each row stops at
-    its end-of-turn token or at a stop string (the verdict's closing tag), and a batch ends as soon as
-    every row has stopped. The KV cache is on; sampling draws each row from its own seeded generator.
+    Sorting prompts by length before batching keeps padding (wasted compute) small; the prompts' common
+    start (template and instructions) is run once and its KV cache shared by every row; each row stops
+    at its end-of-turn token or at a stop string (the verdict's closing tag), and a batch ends as soon
+    as every row has stopped. Sampling draws each row from its own seeded generator.
     """
 
     def __init__(self, model, tokenizer, spec: GenerationSpec, identity: str):
@@ -147,6 +149,14 @@ class TransformersGenerator(Generator):
         self.identity = identity
         self.context_length = _context_length(model, tokenizer)
         self._eos_ids = _eos_ids(model, tokenizer)
+        self.share_prefix = True  # compute the prompts' common start once per batch (see _shared_prefix)
+        self._prefix = None  # (token ids, KV cache for one row) of the last shared start
+        import inspect
+
+        forward = inspect.signature(model.forward).parameters
+        self._cache_kwarg = (
+            "cache" if "cache" in forward else "past_key_values"
+        )  # renamed in transformers 5.x
 
     @classmethod
     def load(cls, model_spec: ModelSpec, spec: GenerationSpec) -> TransformersGenerator:
@@ -203,11 +213,22 @@ class TransformersGenerator(Generator):
         import torch
         from transformers import LogitsProcessorList, StoppingCriteriaList
 
-        tok = self.tokenizer
-        width = max(len(p) for p in prompts)
-        pad = tok.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])
-        attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        pad = self.tokenizer.pad_token_id
+        shared = self._shared_prefix(prompts)
+        if shared is not None:  # [prefix][padding][rest]: positions follow the attention mask
+            prefix_len, cache = shared
+            rests = [p[prefix_len:] for p in prompts]
+            rest_width = max(len(r) for r in rests)
+            rows = [
+                p[:prefix_len] + [pad] * (rest_width - len(r)) + r
+                for p, r in zip(prompts, rests, strict=True)
+            ]
+            masks = [[1] * prefix_len + [0] * (rest_width - len(r)) + [1] * len(r) for r in rests]
+        else:  # plain left padding
+            rest_width = max(len(p) for p in prompts)
+            rows = [[pad] * (rest_width - len(p)) + p for p in prompts]
+            masks = [[0] * (rest_width - len(p)) + [1] * len(p) for p in prompts]
+        width = len(rows[0])
         device = self.model.device
         # Decoding is always "greedy" over processed scores; for sampling, _RowSampler has already
         # drawn each row's token from that row's own generator and masked every other token.
@@ -220,16 +241,68 @@ class TransformersGenerator(Generator):
             pad_token_id=pad,
             use_cache=True,
         )
+        if shared is not None:
+            kwargs[self._cache_kwarg] = cache
         if not params.greedy:
             kwargs["logits_processor"] = LogitsProcessorList([_RowSampler(seeds, params)])
         if params.stop:
-            kwargs["stopping_criteria"] = StoppingCriteriaList([_StopOnText(tok, params.stop, width)])
+            kwargs["stopping_criteria"] = StoppingCriteriaList(
+                [_StopOnText(self.tokenizer, params.stop, width)]
+            )
         with torch.inference_mode():
             out = self.model.generate(
-                input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs
+                input_ids=torch.tensor(rows, device=device),
+                attention_mask=torch.tensor(masks, device=device),
+                **kwargs,
             )
-        rows = out[:, width:].tolist()
-        return [self._finish(row, pad, params, len(p)) for row, p in zip(rows, prompts, strict=True)]
+        generated = out[:, width:].tolist()
+        return [self._finish(row, pad, params, len(p)) for row, p in zip(generated, prompts, strict=True)]
+
+    def _shared_prefix(self, prompts: list[list[int]]):
+        """(length, KV cache expanded to the batch) of the prompts' common start, or None.
+
+        Judge prompts share a long start (chat template, system prompt, instructions: ~80% of a CoR
+        prompt), so it is computed once and reused by every row and, while it stays shared, by later
+        batches. Only for plain KV caches; any trouble falls back to ordinary batches for good.
+        """
+        import copy
+
+        import torch
+
+        if not self.share_prefix or len(prompts) < 2:
+            return None
+        first, shortest = prompts[0], min(len(p) for p in prompts)
+        known = self._prefix
+        if (
+            known is not None
+            and len(known[0]) < shortest
+            and all(p[: len(known[0])] == known[0] for p in prompts)
+        ):
+            prefix, cache = known  # the kept start is shared by this batch too
+        else:
+            n = 0
+            limit = shortest - 1  # every row keeps at least one token to feed the model
+            while n < limit and all(p[n] == first[n] for p in prompts):
+                n += 1
+            if n < MIN_SHARED_PREFIX:
+                return None
+            prefix = first[:n]
+            try:
+                with torch.inference_mode():
+                    out = self.model(
+                        input_ids=torch.tensor([prefix], device=self.model.device), use_cache=True
+                    )
+                cache = getattr(out, "cache", None) or out.past_key_values
+                if any(type(layer).__name__ != "DynamicLayer" for layer in cache.layers):
+                    raise TypeError(f"{type(cache.layers[0]).__name__} layers (sliding window?)")
+            except (AttributeError, TypeError, RuntimeError, ValueError) as exc:
+                log.debug("prefix sharing off for this model: %s", exc)
+                self.share_prefix = False
+                return None
+            self._prefix = (prefix, cache)
+        expanded = copy.deepcopy(cache)
+        expanded.batch_repeat_interleave(len(prompts))
+        return len(prefix), expanded
 
     def _finish(self, row: list[int], pad: int, params: SamplingParams, prompt_tokens: int) -> Generation:
         """Cut a generated row at its end: eos, padding after a stop, or a stop string."""

@@ -35,6 +35,26 @@ def test_batched_greedy_text_equals_one_prompt_at_a_time(generator):
     assert all(g.num_tokens <= 12 and g.prompt_tokens for g in batched)
 
 
+def test_judge_prompts_share_their_common_start_and_still_match_one_at_a_time(generator):
+    from rmr1_cli.prompts import load_template
+
+    template = load_template("cor")
+    prompts = [template.render(f"Question {i}?", f"answer {i} " * (i + 1), "no") for i in range(4)]
+    params = SamplingParams(max_new_tokens=8)
+    generator._prefix = None
+    batched = generator.generate(prompts, params)
+    assert generator._prefix is not None and len(generator._prefix[0]) > 300  # the shared start was used
+    single = [generator.generate([p], params)[0] for p in prompts]  # one row: nothing to share
+    assert [g.text for g in batched] == [g.text for g in single]
+    sampled = SamplingParams(max_new_tokens=8, temperature=1.0, seeds=(1, 2, 3, 4))
+    generator.share_prefix = False
+    try:
+        plain = generator.generate(prompts, sampled)
+    finally:
+        generator.share_prefix = True
+    assert [g.text for g in generator.generate(prompts, sampled)] == [g.text for g in plain]
+
+
 def test_each_sampled_row_follows_its_own_seed_whatever_its_batch(generator):
     params = SamplingParams(max_new_tokens=10, temperature=1.0, seeds=(11, 12, 13, 14))
     first = generator.generate(CONVERSATIONS, params)

@@ -365,3 +365,40 @@ def test_lengths_are_unchecked_and_counted_when_the_backend_cannot_count():
     eng = engine(NoCount(context_length=None), max_prompt_tokens=10)
     [r] = eng.judge(pairs(1))
     assert r.outcome == "chosen" and eng.stats.length_unchecked == 1
+
+
+@pytest.mark.slow
+def test_rmr1_judge_killed_with_sigkill_resumes_to_the_judgments_of_a_whole_run(tiny_model_dir, tmp_path):
+    """The real thing: `rmr1 judge` on the tiny model, killed after its first batch, then rerun."""
+
+    def command(out: Path) -> list[str]:
+        return [
+            sys.executable, "-m", "rmr1_cli", "judge", f"model.name_or_path={tiny_model_dir}",
+            f"output_dir={out}", f"pairs_file={ROOT / 'data' / 'samples' / 'pairs_eval.jsonl'}", "limit=12",
+            "generation.batch_size=4", "generation.max_new_tokens=16",
+        ]  # fmt: skip
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    proc = subprocess.Popen(command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cache = killed / "judgments.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and (not cache.exists() or cache.read_text().count("\n") < 4):
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 4 <= cache.read_text().count("\n") < 24 and not (killed / "metrics.json").exists()
+    subprocess.run(command(killed), env=env, check=True, capture_output=True)
+    subprocess.run(command(whole), env=env, check=True, capture_output=True)
+
+    def judgments(folder: Path) -> tuple[int, set]:
+        rows = [json.loads(line) for line in (folder / "judgments.jsonl").read_text().splitlines()]
+        return len(rows), {(r["key"], r["order"], r["verdict"], r["text"]) for r in rows}
+
+    assert judgments(killed) == judgments(whole)
+    assert judgments(whole)[0] == len(judgments(whole)[1]) == 24
+    metrics = json.loads((killed / "metrics.json").read_text())
+    assert (
+        metrics["engine"]["cached"] >= 4
+        and metrics["engine"]["generated"] + metrics["engine"]["cached"] == 24
+    )
