@@ -52,7 +52,8 @@ def main() -> None:
             continue
         console.print(
             f"[bold]{name}[/]: {pairs} pairs x 2 orders, batch {args.batch_size}, "
-            f"max_new_tokens {max_new}, {args.threads} thread(s), best of {args.repeats}"
+            f"{args.samples} sample(s) each, max_new_tokens {max_new}, {args.threads} thread(s), "
+            f"best of {args.repeats}"
         )
         row, methods = bench_model(name, path, pairs, max_new, args)
         lines.append(row)
@@ -95,6 +96,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--template", default="cor")
     p.add_argument("--threads", type=int, default=1, help="torch threads (the CPU is shared: 1 is steadier)")
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--samples", type=int, default=1, help="k samples per order (sampled at temperature 0.7)")
     p.add_argument("--ablate", action="store_true", help="also run the engine without prefix sharing")
     p.add_argument("--stop-check", action="store_true", help="only measure what stopping at </answer> saves")
     return p.parse_args()
@@ -135,11 +137,13 @@ def bench_model(name: str, path: Path, n_pairs: int, max_new: int, args) -> dict
         template.render(p.prompt, a, b)
         for p in pairs
         for a, b in ((p.chosen, p.rejected), (p.rejected, p.chosen))
+        for _ in range(args.samples)  # k samples of each: the same prompt k times
     ]
     eos = {tok.eos_token_id, tok.pad_token_id, *_as_list(model.generation_config.eos_token_id)}
-    bare = BareGenerate(model, tok, max_new, eos)
+    temperature = 0.7 if args.samples > 1 else 0.0
+    bare = BareGenerate(model, tok, max_new, eos, temperature)
     generator = TransformersGenerator(model, tok, GenerationSpec(batch_size=args.batch_size), f"bench:{name}")
-    params = SamplingParams(max_new_tokens=max_new, stop=(VERDICT_STOP,))
+    params = SamplingParams(max_new_tokens=max_new, temperature=temperature, stop=(VERDICT_STOP,))
 
     def naive():
         return sum(bare.run([c]) for c in convs)
@@ -151,7 +155,11 @@ def bench_model(name: str, path: Path, n_pairs: int, max_new: int, args) -> dict
         generator.share_prefix, generator._prefix = share_prefix, None
         with tempfile.TemporaryDirectory() as tmp:
             eng = JudgeEngine(
-                generator, template, JudgeSpec(), params, cache=JudgmentCache(Path(tmp) / "j.jsonl")
+                generator,
+                template,
+                JudgeSpec(samples=args.samples),
+                params,
+                cache=JudgmentCache(Path(tmp) / "j.jsonl"),
             )
             eng.judge(pairs, description=f"engine ({name})")
             return eng.stats.tokens
@@ -187,6 +195,7 @@ def bench_model(name: str, path: Path, n_pairs: int, max_new: int, args) -> dict
         "generated_tokens": {label: m["tokens"] for label, m in best.items()},
         "threads": args.threads,
         "template": args.template,
+        "samples": args.samples,
     }
     if "engine_unshared" in best:
         row["vs_unshared"] = round(best["engine_unshared"]["cpu"] / c["cpu"], 2)
@@ -196,8 +205,10 @@ def bench_model(name: str, path: Path, n_pairs: int, max_new: int, args) -> dict
 class BareGenerate:
     """What a plain script does: chat template, tokenize with left padding, ``model.generate``, decode."""
 
-    def __init__(self, model, tok, max_new: int, eos: set[int]):
+    def __init__(self, model, tok, max_new: int, eos: set[int], temperature: float = 0.0):
         self.model, self.tok, self.max_new, self.eos = model, tok, max_new, eos - {None}
+        sampled = temperature > 0
+        self.sampling = {"do_sample": sampled, "temperature": temperature if sampled else None}
 
     def run(self, conversations) -> int:
         import torch
@@ -210,8 +221,7 @@ class BareGenerate:
             out = self.model.generate(
                 **enc.to(self.model.device),
                 max_new_tokens=self.max_new,
-                do_sample=False,
-                temperature=None,
+                **self.sampling,
                 top_p=None,
                 top_k=None,
                 pad_token_id=self.tok.pad_token_id,

@@ -150,7 +150,8 @@ class TransformersGenerator(Generator):
         self.context_length = _context_length(model, tokenizer)
         self._eos_ids = _eos_ids(model, tokenizer)
         self.share_prefix = True  # compute the prompts' common start once per batch (see _shared_prefix)
-        self._prefix = None  # (token ids, KV cache for one row) of the last shared start
+        self._prefix = None  # (token ids, one row's KV cache, weights version) of the last shared start
+        self._weights_version = 0
         import inspect
 
         forward = inspect.signature(model.forward).parameters
@@ -199,6 +200,10 @@ class TransformersGenerator(Generator):
         """Generate from token ids, longest prompts first, ``batch_size`` rows at a time."""
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
         results: list[Generation | None] = [None] * len(prompts)
+        version = sum(p._version for p in self.model.parameters())  # bumped by every in-place update
+        if self._prefix is not None and self._prefix[2] != version:
+            self._prefix = None  # the weights moved (a model being trained): its KV cache is stale
+        self._weights_version = version
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
             seeds = [params.seed_for(i) for i in batch]
@@ -214,20 +219,7 @@ class TransformersGenerator(Generator):
         from transformers import LogitsProcessorList, StoppingCriteriaList
 
         pad = self.tokenizer.pad_token_id
-        shared = self._shared_prefix(prompts)
-        if shared is not None:  # [prefix][padding][rest]: positions follow the attention mask
-            prefix_len, cache = shared
-            rests = [p[prefix_len:] for p in prompts]
-            rest_width = max(len(r) for r in rests)
-            rows = [
-                p[:prefix_len] + [pad] * (rest_width - len(r)) + r
-                for p, r in zip(prompts, rests, strict=True)
-            ]
-            masks = [[1] * prefix_len + [0] * (rest_width - len(r)) + [1] * len(r) for r in rests]
-        else:  # plain left padding
-            rest_width = max(len(p) for p in prompts)
-            rows = [[pad] * (rest_width - len(p)) + p for p in prompts]
-            masks = [[0] * (rest_width - len(p)) + [1] * len(p) for p in prompts]
+        rows, masks, cache = self._layout(prompts, pad)
         width = len(rows[0])
         device = self.model.device
         # Decoding is always "greedy" over processed scores; for sampling, _RowSampler has already
@@ -241,7 +233,7 @@ class TransformersGenerator(Generator):
             pad_token_id=pad,
             use_cache=True,
         )
-        if shared is not None:
+        if cache is not None:
             kwargs[self._cache_kwarg] = cache
         if not params.greedy:
             kwargs["logits_processor"] = LogitsProcessorList([_RowSampler(seeds, params)])
@@ -258,15 +250,91 @@ class TransformersGenerator(Generator):
         generated = out[:, width:].tolist()
         return [self._finish(row, pad, params, len(p)) for row, p in zip(generated, prompts, strict=True)]
 
-    def _shared_prefix(self, prompts: list[list[int]]):
-        """(length, KV cache expanded to the batch) of the prompts' common start, or None.
+    def _layout(self, prompts: list[list[int]], pad: int):
+        """Input rows, attention masks and a prefilled KV cache (or None) for one batch.
 
-        Judge prompts share a long start (chat template, system prompt, instructions: ~80% of a CoR
-        prompt), so it is computed once and reused by every row and, while it stays shared, by later
-        batches. Only for plain KV caches; any trouble falls back to ordinary batches for good.
+        Plain: left padding. With shared starts: ``[common start][group start][padding][rest]``, where
+        the common start (chat template, system prompt, instructions: ~80% of a CoR prompt) is computed
+        once for the batch, and a group start once per group of rows that share more (the two A/B
+        orders of a pair share the conversation; the k samples of a judgment share the whole prompt).
+        Positions follow the attention mask, so padding in the middle changes nothing.
         """
+        plain_width = max(len(p) for p in prompts)
+        plain = (
+            [[pad] * (plain_width - len(p)) + p for p in prompts],
+            [[0] * (plain_width - len(p)) + [1] * len(p) for p in prompts],
+            None,
+        )
+        start = self._common_start(prompts)
+        if start is None:
+            return plain
+        prefix, base = start
+        n, common = len(prompts), len(prefix)
+        tails = [p[common:] for p in prompts]
+        shared = [0] * n
+        groups = [(idx, g) for idx, g in share_groups(tails, MIN_SHARED_PREFIX) if g > 0]
+        for idx, g in groups:
+            for i in idx:
+                shared[i] = g
+        group_width = max(shared)
+        rest_width = max(len(t) - g for t, g in zip(tails, shared, strict=True))
+        saved = sum((len(idx) - 1) * g for idx, g in groups)
+        if saved < n * (group_width + rest_width - max(len(t) for t in tails)):
+            groups, shared = [], [0] * n  # the middle padding would cost more than sharing saves
+            group_width, rest_width = 0, max(len(t) for t in tails)
+        try:
+            cache = self._batch_cache(base, common, tails, groups, shared, group_width, n)
+        except (AttributeError, TypeError, RuntimeError, ValueError) as exc:
+            log.debug("prefix sharing off for this model: %s", exc)
+            self.share_prefix = False
+            return plain
+        rows, masks = [], []
+        for tail, g in zip(tails, shared, strict=True):
+            rest = tail[g:]
+            gap = (group_width - g) + (rest_width - len(rest))
+            rows.append(prefix + tail[:g] + [pad] * gap + rest)
+            masks.append([1] * (common + g) + [0] * gap + [1] * len(rest))
+        return rows, masks, cache
+
+    def _batch_cache(self, base, common: int, tails, groups, shared, group_width: int, n: int):
+        """The batch's KV cache: the common start for every row, then each row's group start (zeros,
+        masked out, up to ``group_width``)."""
         import copy
 
+        import torch
+        from transformers import DynamicCache
+
+        group_kv: dict[int, list] = {}
+        for idx, g in groups:
+            cache = copy.deepcopy(base)
+            with torch.inference_mode():
+                ids = torch.tensor([tails[idx[0]][:g]], device=self.model.device)
+                self.model(input_ids=ids, **{self._cache_kwarg: cache}, use_cache=True)
+            kv = [(layer.keys[:, :, common:], layer.values[:, :, common:]) for layer in cache.layers]
+            for i in idx:
+                group_kv[i] = kv
+        data = []
+        for number, layer in enumerate(base.layers):
+            keys, values = [], []
+            for i in range(n):
+                k, v = (
+                    group_kv[i][number] if i in group_kv else (layer.keys[:, :, :0], layer.values[:, :, :0])
+                )
+                short = group_width - shared[i]
+                if short:
+                    k = torch.cat([k, k.new_zeros(*k.shape[:2], short, k.shape[3])], dim=2)
+                    v = torch.cat([v, v.new_zeros(*v.shape[:2], short, v.shape[3])], dim=2)
+                keys.append(torch.cat([layer.keys, k], dim=2))
+                values.append(torch.cat([layer.values, v], dim=2))
+            data.append((torch.cat(keys, dim=0), torch.cat(values, dim=0)))
+        return DynamicCache(data)
+
+    def _common_start(self, prompts: list[list[int]]):
+        """(token ids, one row's KV cache) of the batch's common start, or None when it is short.
+
+        Kept for later batches and calls while it stays a common start and the weights do not change.
+        Only for models whose cache is a plain per-layer KV cache (no sliding window).
+        """
         import torch
 
         if not self.share_prefix or len(prompts) < 2:
@@ -278,31 +346,26 @@ class TransformersGenerator(Generator):
             and len(known[0]) < shortest
             and all(p[: len(known[0])] == known[0] for p in prompts)
         ):
-            prefix, cache = known  # the kept start is shared by this batch too
-        else:
-            n = 0
-            limit = shortest - 1  # every row keeps at least one token to feed the model
-            while n < limit and all(p[n] == first[n] for p in prompts):
-                n += 1
-            if n < MIN_SHARED_PREFIX:
-                return None
-            prefix = first[:n]
-            try:
-                with torch.inference_mode():
-                    out = self.model(
-                        input_ids=torch.tensor([prefix], device=self.model.device), use_cache=True
-                    )
-                cache = getattr(out, "cache", None) or out.past_key_values
-                if any(type(layer).__name__ != "DynamicLayer" for layer in cache.layers):
-                    raise TypeError(f"{type(cache.layers[0]).__name__} layers (sliding window?)")
-            except (AttributeError, TypeError, RuntimeError, ValueError) as exc:
-                log.debug("prefix sharing off for this model: %s", exc)
-                self.share_prefix = False
-                return None
-            self._prefix = (prefix, cache)
-        expanded = copy.deepcopy(cache)
-        expanded.batch_repeat_interleave(len(prompts))
-        return len(prefix), expanded
+            return known[0], known[1]
+        n = 0
+        limit = shortest - 1  # every row keeps at least one token to feed the model
+        while n < limit and all(p[n] == first[n] for p in prompts):
+            n += 1
+        if n < MIN_SHARED_PREFIX:
+            return None
+        prefix = first[:n]
+        try:
+            with torch.inference_mode():
+                out = self.model(input_ids=torch.tensor([prefix], device=self.model.device), use_cache=True)
+            cache = getattr(out, "cache", None) or out.past_key_values
+            if any(type(layer).__name__ != "DynamicLayer" for layer in cache.layers):
+                raise TypeError(f"{type(cache.layers[0]).__name__} layers (sliding window?)")
+        except (AttributeError, TypeError, RuntimeError, ValueError) as exc:
+            log.debug("prefix sharing off for this model: %s", exc)
+            self.share_prefix = False
+            return None
+        self._prefix = (prefix, cache, self._weights_version)
+        return prefix, cache
 
     def _finish(self, row: list[int], pad: int, params: SamplingParams, prompt_tokens: int) -> Generation:
         """Cut a generated row at its end: eos, padding after a stop, or a stop string."""
@@ -379,6 +442,51 @@ class _StopOnText:
         texts = self.tokenizer.batch_decode(tails, skip_special_tokens=False)
         done = [any(s in t for s in self.stops) for t in texts]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+def share_groups(tails: list[list[int]], minimum: int) -> list[tuple[list[int], int]]:
+    """Split rows into groups that share a start of at least ``minimum`` tokens, computing as many
+    tokens once as possible; returns (row indices, shared length), a lone row with length 0.
+
+    Rows are sorted so that shared starts sit next to each other; the best split of that order into
+    runs is found by dynamic programming. Each row keeps at least its last token out of the shared part.
+
+    >>> a, b = [1] * 40 + [2, 3], [1] * 40 + [4, 5]
+    >>> share_groups([a, b, a, [9] * 50], 32)  # both copies of a share 41, b joins at 40: one group
+    [([0, 2, 1], 40), ([3], 0)]
+    >>> share_groups([[1] * 10, [1] * 10], 32)  # too short to be worth it
+    [([0], 0), ([1], 0)]
+    """
+    order = sorted(range(len(tails)), key=lambda i: tails[i])
+
+    def lcp(x: list[int], y: list[int]) -> int:
+        n = 0
+        while n < len(x) and n < len(y) and x[n] == y[n]:
+            n += 1
+        return n
+
+    adjacent = [lcp(tails[order[k]], tails[order[k + 1]]) for k in range(len(order) - 1)]
+    best = [0] * (len(order) + 1)  # best[j]: tokens saved by the best split of order[:j]
+    cut = [0] * (len(order) + 1)
+    for j in range(1, len(order) + 1):
+        best[j], cut[j] = best[j - 1], j - 1  # order[j-1] alone
+        length = len(tails[order[j - 1]]) - 1
+        for i in range(j - 2, -1, -1):  # the run order[i:j]
+            length = min(length, adjacent[i], len(tails[order[i]]) - 1)
+            if length < minimum:
+                break
+            if best[i] + (j - 1 - i) * length > best[j]:
+                best[j], cut[j] = best[i] + (j - 1 - i) * length, i
+    groups, j = [], len(order)
+    while j > 0:
+        i = cut[j]
+        run = order[i:j]
+        shared = len(tails[run[0]]) - 1 if len(run) > 1 else 0
+        for k in range(i, j - 1):
+            shared = min(shared, adjacent[k], len(tails[order[k + 1]]) - 1)
+        groups.append((run, shared if len(run) > 1 else 0))
+        j = i
+    return groups[::-1]
 
 
 def _eos_ids(model, tokenizer) -> set[int]:

@@ -55,6 +55,48 @@ def test_judge_prompts_share_their_common_start_and_still_match_one_at_a_time(ge
     assert [g.text for g in generator.generate(prompts, sampled)] == [g.text for g in plain]
 
 
+def test_both_orders_and_repeated_samples_share_their_longer_starts(generator):
+    from rmr1_cli.prompts import load_template
+
+    template = load_template("cor")
+    question = "Explain, step by step, how a bill becomes law in a parliament. " * 3
+    convs = [
+        template.render(question, a, b) for a, b in (("Yes it does.", "No."), ("No.", "Yes it does."))
+    ] * 2
+    convs.append(template.render("Something else entirely?", "x", "y"))
+    ids = [generator._encode(generator.render(c)) for c in convs]
+    generator._prefix = None
+    rows, masks, cache = generator._layout(ids, generator.tokenizer.pad_token_id)
+    common = len(generator._prefix[0])
+    assert cache.get_seq_length() > common + 30  # the question (and the repeated prompts) counted once
+    assert all(len(r) == len(m) == len(rows[0]) for r, m in zip(rows, masks, strict=True))
+    params = SamplingParams(max_new_tokens=6)
+    shared = generator.generate(convs, params)
+    generator.share_prefix = False
+    try:
+        plain = generator.generate(convs, params)
+    finally:
+        generator.share_prefix = True
+    assert [g.text for g in shared] == [g.text for g in plain]
+
+
+def test_the_shared_start_is_kept_across_calls_until_the_weights_change(generator):
+    import torch
+
+    from rmr1_cli.prompts import load_template
+
+    prompts = [load_template("cor").render(f"Q{i}?", "yes", "no") for i in range(3)]
+    params = SamplingParams(max_new_tokens=2)
+    generator.generate(prompts, params)
+    kept = generator._prefix
+    generator.generate(prompts, params)
+    assert generator._prefix is kept
+    with torch.no_grad():  # what an optimizer step does
+        next(generator.model.parameters()).add_(0.0)
+    generator.generate(prompts, params)
+    assert generator._prefix is not kept and generator._prefix is not None
+
+
 def test_each_sampled_row_follows_its_own_seed_whatever_its_batch(generator):
     params = SamplingParams(max_new_tokens=10, temperature=1.0, seeds=(11, 12, 13, 14))
     first = generator.generate(CONVERSATIONS, params)
