@@ -52,6 +52,15 @@ def build_trl_args(config_cls: type, recipe: Any, *, fixed: dict[str, Any] | Non
     if not torch.cuda.is_available():
         settings.setdefault("bf16", False)
         settings.setdefault("fp16", False)
+        # on the CPU, processes started by `accelerate launch` / torchrun then join one gloo group
+        settings.setdefault("use_cpu", True)
+        for engine in ("FSDP", "DEEPSPEED"):
+            if os.environ.get(f"ACCELERATE_USE_{engine}", "false").lower() == "true":
+                # accelerate would quietly train with plain DDP instead (it shards only on GPU-class devices)
+                raise ConfigError(
+                    f"the accelerate config asks for {engine}, which needs GPUs; on the CPU launch with "
+                    "recipes/accelerate/cpu-ddp.yaml"
+                )
     # transformers 5 calls it activation checkpointing (gradient_checkpointing is its deprecated alias)
     checkpointing = settings.get("activation_checkpointing", settings.get("gradient_checkpointing"))
     if checkpointing is None:

@@ -246,3 +246,15 @@ def test_shipped_training_recipes_build_trl_configs(path):
     args = training.build_trl_args(cls, recipe)
     assert args.learning_rate == float(recipe.trainer["learning_rate"])
     training.peft_config(recipe.lora)
+
+
+def test_sharding_engines_on_the_cpu_are_refused(tmp_path, monkeypatch):
+    """accelerate shards only on GPU-class devices: an FSDP config on the CPU would quietly run DDP."""
+    import torch
+    from trl import SFTConfig
+
+    if torch.cuda.is_available():
+        pytest.skip("on a GPU machine FSDP and DeepSpeed are real")
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    with pytest.raises(ConfigError, match="cpu-ddp.yaml"):
+        training.build_trl_args(SFTConfig, _sft_recipe(tmp_path))
