@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.rmr1-installed
 TINY   := recipes/tiny
 RUNS   := runs/tiny
 
-.PHONY: setup test test-fast lint demo clean tiny-model smol-model sft train-rm judge eval grpo
+.PHONY: setup test test-fast lint demo clean tiny-model smol-model sft train-rm judge eval grpo smol-rm
 
 setup: $(STAMP)
 
@@ -67,3 +67,13 @@ clean:
 smol-model: models/smol/config.json
 models/smol/config.json: | setup
 	$(RMR1) prepare-smol models/smol
+
+# ---- the RM-R1 recipe on SmolLM2-135M-Instruct, on the CPU: untrained baseline, SFT, then RLVR
+SMOL := recipes/smol
+smol-rm: runs/smol/judge-base/metrics.json runs/smol/train-rm/metrics.json
+runs/smol/judge-base/metrics.json: models/smol/config.json $(SMOL)/judge-base.yaml
+	$(RMR1) judge $(SMOL)/judge-base.yaml
+runs/smol/sft/metrics.json: models/smol/config.json $(SMOL)/sft.yaml
+	$(RMR1) sft $(SMOL)/sft.yaml
+runs/smol/train-rm/metrics.json: runs/smol/sft/metrics.json $(SMOL)/train-rm.yaml
+	$(RMR1) train-rm $(SMOL)/train-rm.yaml
