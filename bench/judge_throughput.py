@@ -53,7 +53,7 @@ def main() -> None:
         console.print(
             f"[bold]{name}[/]: {pairs} pairs x 2 orders, batch {args.batch_size}, "
             f"{args.samples} sample(s) each, max_new_tokens {max_new}, {args.threads} thread(s), "
-            f"best of {args.repeats}"
+            f"best of {args.repeats or (3 if name == 'tiny' else 1)}"
         )
         row, methods = bench_model(name, path, pairs, max_new, args)
         lines.append(row)
@@ -95,7 +95,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--smol-max-new-tokens", type=int, default=48)
     p.add_argument("--template", default="cor")
     p.add_argument("--threads", type=int, default=1, help="torch threads (the CPU is shared: 1 is steadier)")
-    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument(
+        "--repeats", type=int, default=None, help="runs of each method, best kept (tiny 3, smol 1)"
+    )
     p.add_argument("--samples", type=int, default=1, help="k samples per order (sampled at temperature 0.7)")
     p.add_argument("--ablate", action="store_true", help="also run the engine without prefix sharing")
     p.add_argument("--stop-check", action="store_true", help="only measure what stopping at </answer> saves")
@@ -169,7 +171,8 @@ def bench_model(name: str, path: Path, n_pairs: int, max_new: int, args) -> dict
     if args.ablate:  # how much of the engine's lead is the shared prompt start
         runs.append(("engine_unshared", lambda: engine(share_prefix=False)))
     best: dict[str, dict] = {}
-    for _ in range(args.repeats):
+    repeats = args.repeats or (3 if name == "tiny" else 1)
+    for _ in range(repeats):
         for label, fn in runs:
             wall, cpu = time.perf_counter(), time.process_time()
             tokens = fn()
