@@ -230,9 +230,15 @@ class PairSource:
     subset: str | None = None  # every pair of the file gets this subset (else the row's subset field)
     layout: Literal["pairs", "labelled", "split", "transcript"] = "pairs"
     fields: dict[str, str] = field(default_factory=dict)  # canonical name -> the file's (a.b = nested)
-    labels: dict[str, str] = field(default_factory=dict)  # value -> answer_1|answer_2|tie (split: chosen|rejected)
-    votes: list[str] = field(default_factory=list)  # labelled: several annotators' label fields, majority wins
-    extract: dict[str, str] = field(default_factory=dict)  # canonical name -> regex; its first group is the value
+    labels: dict[str, str] = field(
+        default_factory=dict
+    )  # value -> answer_1|answer_2|tie (split: chosen|rejected)
+    votes: list[str] = field(
+        default_factory=list
+    )  # labelled: several annotators' label fields, majority wins
+    extract: dict[str, str] = field(
+        default_factory=dict
+    )  # canonical name -> regex; its first group is the value
     ties: Literal["keep", "drop"] = "keep"  # tie-labelled pairs: kept (scored for agreement only) or dropped
     join: str = "\n"  # a field holding a list of strings (solution steps) is joined with this
 
@@ -247,7 +253,9 @@ class BenchmarkSpec:
     # -- added for issue 4 --
     root: str = ""  # folder that relative paths (path, sources[].path) start from; "" = working directory
     split: str | None = None  # split of a hub dataset (rewardbench: filtered, else train)
-    sources: list[PairSource] = field(default_factory=list)  # several files, each its own layout (replaces path)
+    sources: list[PairSource] = field(
+        default_factory=list
+    )  # several files, each its own layout (replaces path)
 
 
 @dataclass(frozen=True)
@@ -282,7 +290,9 @@ class RewardSpec:
     # -- added for issue 6: weights of the reward sources (their weighted sum is the GRPO reward) --
     judge_weight: float = 1.0  # 0 turns the generative judge off
     round_robin_score: Literal["win_rate", "bradley_terry"] = "win_rate"
-    baseline_model: ModelSpec = field(default_factory=ModelSpec)  # reference=baseline; empty: the initial policy
+    baseline_model: ModelSpec = field(
+        default_factory=ModelSpec
+    )  # reference=baseline; empty: the initial policy
     scalar_model: ModelSpec = field(default_factory=ModelSpec)  # a sequence-classifier RM (scoring.py)
     scalar_weight: float = 0.0
     samples_per_step: int = 2  # rollouts per step written to samples.jsonl with the judge's verdicts
@@ -365,6 +375,9 @@ class SynthRecipe:
     pairs_per_prompt: int = 2  # distinct error types per prompt (fewer where fewer apply)
     length_bias: float = 0.9
     test_length_bias: float = 0.0
+    # disjoint: test expressions never seen in training (tests generalising arithmetic); shared: both
+    # splits draw from the same facts (tests the length shortcut alone, what tiny models can show)
+    test_problems: Literal["disjoint", "shared"] = "disjoint"
 
 
 @dataclass(frozen=True)

@@ -277,21 +277,41 @@ def working_of(answer: str) -> str:
 
 
 def gold_trace(problem: Problem, answer_a: str, answer_b: str, label: str) -> str:
-    """A short Chain-of-Rubrics judge output: solve, quote both answers' working, pick the one that
-    matches the solution.
+    """A short Chain-of-Rubrics judge output: solve, quote both answers' working, mark each against the
+    solution, pick the one that matches.
+
+    Each answer gets its own "matches"/"differs" mark next to its quote, so the verdict is one step of
+    reasoning per answer rather than a comparison of everything at once: the decomposition a reasoning
+    judge has over a scalar one, in a form a small model can learn.
 
     >>> p = make_problem([7, 5], ["+"])
     >>> print(gold_trace(p, "7 + 5 = 13. The answer is 13.", "7 + 5 = 12. The answer is 12.", "B"))
-    <type>Reasoning</type><solution> 7 + 5 = 12</solution><eval>A: <quote_A> 7 + 5 = 13</quote_A> B: <quote_B> 7 + 5 = 12</quote_B> Only B matches.</eval><answer>[[B]]</answer>
+    <type>Reasoning</type><solution> 7 plus 5 makes 12</solution><eval>A: <quote_A> 7 + 5 = 13</quote_A> differs. B: <quote_B> 7 + 5 = 12</quote_B> matches.</eval><answer>[[B]]</answer>
     """
     # A space after each opening tag: numbers then tokenize as they do inside the answers (" 18", not
-    # "18"), so a small model learns quoting as plain copying; the parser strips the space.
-    work = ", then ".join(problem.steps)
+    # "18"), so a small model learns quoting as plain copying; the parser strips the space. The solution
+    # is worded ("7 plus 5 makes 12"), not written like the answers' working: a small model cannot then
+    # fill it in by copying the tail of a matching equation from one of the answers.
+    work = ", then ".join(_worded(step) for step in problem.steps)
+    mark = {slot: "matches" if slot == label else "differs" for slot in "AB"}
     return (
         f"<type>Reasoning</type><solution> {work}</solution>"
-        f"<eval>A: <quote_A> {working_of(answer_a)}</quote_A> B: <quote_B> {working_of(answer_b)}</quote_B> "
-        f"Only {label} matches.</eval><answer>[[{label}]]</answer>"
+        f"<eval>A: <quote_A> {working_of(answer_a)}</quote_A> {mark['A']}. "
+        f"B: <quote_B> {working_of(answer_b)}</quote_B> {mark['B']}.</eval><answer>[[{label}]]</answer>"
     )
+
+
+_WORDS = {"+": "plus", "-": "minus", "*": "times"}
+
+
+def _worded(step: str) -> str:
+    """``"4 * 2 = 8"`` -> ``"4 times 2 makes 8"``.
+
+    >>> _worded("12 - 5 = 7")
+    '12 minus 5 makes 7'
+    """
+    left, op, right, _, value = step.split()
+    return f"{left} {_WORDS[op]} {right} makes {value}"
 
 
 def gold_trace_for(prompt: str, answer_a: str, answer_b: str) -> tuple[str, str] | None:
@@ -330,6 +350,7 @@ def generate(
     pairs_per_prompt: int,
     length_bias: float,
     test_length_bias: float,
+    test_problems: str = "disjoint",
 ) -> dict[str, list[dict]]:
     """Every file of the domain as rows: prompts, pairs and traces per split (see ``stages/synth.py``).
 
@@ -339,8 +360,12 @@ def generate(
     (prompt + reference as ``messages``, to warm-start a policy).
     """
     _check(ops, errors, pairs_per_prompt, length_bias, test_length_bias)
-    problems = _draw_problems(ops, max_operand, max_factor, train_prompts + test_prompts, seed)
-    test, train = problems[:test_prompts], problems[test_prompts:]
+    if test_problems == "shared":  # each split cycles through every problem in its own shuffled order
+        test = _cycle_problems(ops, max_operand, max_factor, test_prompts, f"{seed}:test")
+        train = _cycle_problems(ops, max_operand, max_factor, train_prompts, f"{seed}:train")
+    else:
+        problems = _draw_problems(ops, max_operand, max_factor, train_prompts + test_prompts, seed)
+        test, train = problems[:test_prompts], problems[test_prompts:]
 
     out: dict[str, list[dict]] = {}
     for name, chosen in (("train", train), ("test", test)):
@@ -391,6 +416,19 @@ def _draw_problems(
         for pool in pools:
             if pool and len(drawn) < needed:
                 drawn.append(pool.pop())
+    return drawn
+
+
+def _cycle_problems(
+    ops: Sequence[str], max_operand: int, max_factor: int, needed: int, seed: str
+) -> list[Problem]:
+    """``needed`` problems that repeat only after every allowed problem has come once."""
+    rng = random.Random(seed)
+    pool = all_problems(list(dict.fromkeys(ops)), max_operand, max_factor)
+    drawn: list[Problem] = []
+    while len(drawn) < needed:
+        rng.shuffle(pool)
+        drawn += pool[: needed - len(drawn)]
     return drawn
 
 

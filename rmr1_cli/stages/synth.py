@@ -44,6 +44,7 @@ def run(recipe: SynthRecipe) -> Path:
         pairs_per_prompt=recipe.pairs_per_prompt,
         length_bias=recipe.length_bias,
         test_length_bias=recipe.test_length_bias,
+        test_problems=recipe.test_problems,
     )
     run_dir = RunDir.create("synth", recipe)
     for name, rows in files.items():
