@@ -14,7 +14,7 @@ Pure Python and deterministic from a seed: the same recipe writes the same files
 - The *length bias* is the probability that the chosen answer is the verbose (longer) one: a
   scalar reward model trained on ``length_bias: 0.9`` pairs can score well by preferring length, and
   then fails on test pairs written with ``test_length_bias: 0`` (the longer answer always wrong).
-- A *gold trace* is a short, formulaic judge output (under 250 characters) that solves the problem,
+- A *gold trace* is a short, formulaic judge output (under 280 characters) that solves the problem,
   quotes the working of both answers and names the one that matches the solution; labels alternate
   A/B per error type. Wrong operators and mis-copied operands show in the quoted working itself;
   off-by-one and carry slips need the arithmetic.
@@ -286,32 +286,18 @@ def gold_trace(problem: Problem, answer_a: str, answer_b: str, label: str) -> st
 
     >>> p = make_problem([7, 5], ["+"])
     >>> print(gold_trace(p, "7 + 5 = 13. The answer is 13.", "7 + 5 = 12. The answer is 12.", "B"))
-    <type>Reasoning</type><solution> 7 plus 5 makes 12</solution><eval>A: <quote_A> 7 + 5 = 13</quote_A> differs. B: <quote_B> 7 + 5 = 12</quote_B> matches.</eval><answer>[[B]]</answer>
+    <type>Reasoning</type><solution> We get 7 + 5 = 12. The answer is 12.</solution><eval>A: <quote_A> 7 + 5 = 13</quote_A> differs. B: <quote_B> 7 + 5 = 12</quote_B> matches.</eval><answer>[[B]]</answer>
     """
     # A space after each opening tag: numbers then tokenize as they do inside the answers (" 18", not
     # "18"), so a small model learns quoting as plain copying; the parser strips the space. The solution
-    # is worded ("7 plus 5 makes 12"), not written like the answers' working: a small model cannot then
-    # fill it in by copying the tail of a matching equation from one of the answers.
-    work = ", then ".join(_worded(step) for step in problem.steps)
+    # is the judge answering the question itself, in the words it would use as a policy.
+    solution = render_answer(Working(problem.steps, problem.value), verbose=False, rng=random.Random(0))
     mark = {slot: "matches" if slot == label else "differs" for slot in "AB"}
     return (
-        f"<type>Reasoning</type><solution> {work}</solution>"
+        f"<type>Reasoning</type><solution> {solution}</solution>"
         f"<eval>A: <quote_A> {working_of(answer_a)}</quote_A> {mark['A']}. "
         f"B: <quote_B> {working_of(answer_b)}</quote_B> {mark['B']}.</eval><answer>[[{label}]]</answer>"
     )
-
-
-_WORDS = {"+": "plus", "-": "minus", "*": "times"}
-
-
-def _worded(step: str) -> str:
-    """``"4 * 2 = 8"`` -> ``"4 times 2 makes 8"``.
-
-    >>> _worded("12 - 5 = 7")
-    '12 minus 5 makes 7'
-    """
-    left, op, right, _, value = step.split()
-    return f"{left} {_WORDS[op]} {right} makes {value}"
 
 
 def gold_trace_for(prompt: str, answer_a: str, answer_b: str) -> tuple[str, str] | None:

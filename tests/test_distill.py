@@ -231,7 +231,7 @@ def test_synthetic_gold_teacher_writes_checked_traces_for_synth_prompts(in_tmp_c
     out = distill.run(load_recipe(None, DistillRecipe, [*overrides, "check_solution=true"]))
     kept = data.load_trace_sources(out / "traces.jsonl")
     assert [(r["id"], r["label"], r["pass"]) for r in kept] == [("p-B", "B", "first")]
-    assert "<solution> 6 * 7 = 42</solution>" in kept[0]["trace"]
+    assert "<solution> We get 6 * 7 = 42. The answer is 42.</solution>" in kept[0]["trace"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["teacher"] == "synthetic-gold-traces" and metrics["dropped"] == 1
 
