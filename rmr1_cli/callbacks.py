@@ -3,6 +3,8 @@
 - ``HeldoutJudgeCallback``: judges held-out pairs with the model being trained, through the judge
   engine (both A/B orders, the same parser as the reward), at the start, every N steps and at the end,
   and logs ``heldout/accuracy``, ``heldout/valid_rate``, ``heldout/consistency`` into the trainer's log.
+- ``StderrLogCallback`` / ``BarOnlyProgressCallback``: trl's log lines on the stderr console
+  (transformers prints them to stdout, which is kept for results).
 - ``RecordedVerdictReward``: RM-R1's verdict reward as a GRPO reward function that also logs the
   verdict accuracy of each batch and writes every rollout with its reward to a JSONL file, so the
   logged reward can be recomputed from the logged completions.
@@ -19,12 +21,43 @@ from pathlib import Path
 from typing import Any
 
 from transformers import Trainer, TrainerCallback
+from transformers.trainer_callback import ProgressCallback
 
 from rmr1_cli import rewards
 from rmr1_cli.config import GenerationSpec, JudgeSpec
 from rmr1_cli.data import PreferencePair, append_jsonl
 
 log = logging.getLogger(__name__)
+
+
+class StderrLogCallback(TrainerCallback):
+    """One compact line per trainer log on stderr, in place of transformers' stdout PrinterCallback."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or not state.is_world_process_zero:
+            return
+        from rmr1_cli.console import console
+
+        shown = ", ".join(f"{key}={_short(value)}" for key, value in logs.items())
+        console.print(f"[dim]step {state.global_step}/{state.max_steps}[/dim] {shown}", highlight=False, soft_wrap=True)
+
+
+class BarOnlyProgressCallback(ProgressCallback):
+    """transformers' tqdm bar (on stderr) without its log lines (on stdout); StderrLogCallback logs."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        return
+
+
+def _short(value: Any) -> str:
+    """``0.123456 -> '0.1235'``; other values as they are.
+
+    >>> _short(0.123456), _short(3), _short(1.5e-05)
+    ('0.1235', '3', '1.5e-05')
+    """
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 class HeldoutJudgeCallback(TrainerCallback):

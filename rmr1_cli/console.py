@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,7 +25,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-console = Console(stderr=True)
+# Logs written to a file or a pipe get 120 columns instead of Rich's 80, so tables and log lines stay whole.
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 
 def setup_logging(verbose: bool = False) -> None:

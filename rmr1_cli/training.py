@@ -250,7 +250,21 @@ def resume_target(args) -> str | None:
 
 
 def train(trainer):
-    """``trainer.train()``, resuming from the checkpoint the recipe names (see ``resume_target``)."""
+    """``trainer.train()``, resuming from the checkpoint the recipe names (see ``resume_target``).
+
+    Log lines go to stderr: transformers prints every log dict to stdout (through its printer, or
+    through tqdm.write when its progress bar is on).
+    """
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from rmr1_cli.callbacks import BarOnlyProgressCallback, StderrLogCallback
+
+    had_bar = any(type(cb) is ProgressCallback for cb in trainer.callback_handler.callbacks)
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    if had_bar:
+        trainer.add_callback(BarOnlyProgressCallback)
+    trainer.add_callback(StderrLogCallback)
     target = resume_target(trainer.args)
     if target:
         log.info("resuming from %s", target)

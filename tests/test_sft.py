@@ -138,7 +138,7 @@ def trace_loss(model_dir: Path, rows: list[dict]) -> float:
 
 
 @pytest.mark.slow
-def test_sft_lowers_the_loss_on_its_traces(tiny_model_dir, in_tmp_cwd):
+def test_sft_lowers_the_loss_on_its_traces(tiny_model_dir, in_tmp_cwd, capsys):
     recipe = config.load_recipe(
         None,
         SFTRecipe,
@@ -159,6 +159,7 @@ def test_sft_lowers_the_loss_on_its_traces(tiny_model_dir, in_tmp_cwd):
     out = sft.run(recipe)
     after = trace_loss(out / "model", rows)
     assert after < before - 1.0, (before, after)
+    assert "loss" not in capsys.readouterr().out  # trainer logs go to stderr; stdout is for results
 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["global_step"] == 8
