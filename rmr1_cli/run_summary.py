@@ -11,16 +11,67 @@ from pathlib import Path
 
 from rmr1_cli.console import grid_table
 
-# The figure worth showing per stage, as (label, key in metrics.json) in order of preference.
+# The figure worth showing per stage: candidates in order of preference, each (label, dotted keys in
+# metrics.json, format). The first candidate whose keys are all present (not null) is shown. The format
+# is a ``str.format`` pattern over the values in key order; ARROW joins them with " -> " instead.
+ARROW = None
+_POLICY_EVAL = ("judges.judge.win_rate", "judges.judge.wins", "judges.judge.ties", "judges.judge.losses")
+_VERIFIABLE = ("verifiable.baseline_accuracy", "verifiable.policy_accuracy")
 HEADLINES = {
-    "sft": [("loss first->last", ("loss_first", "loss_last"))],
+    "sft": [("loss first->last", ("loss_first", "loss_last"), ARROW)],
     "train-rm": [
-        ("held-out acc before->after", ("heldout_before.accuracy", "heldout_after.accuracy")),
-        ("reward first->last", ("reward_first", "reward_last")),
+        # reasoning: verdict accuracy of the judge engine on eval_file; scalar: pairwise accuracy on it
+        ("held-out acc before->after", ("heldout_before.accuracy", "heldout_after.accuracy"), ARROW),
+        ("reward first->last", ("reward_first", "reward_last"), ARROW),
+        ("eval acc first->last", ("eval_accuracy_first", "eval_accuracy_last"), ARROW),
+        # scalar without eval_file: RewardTrainer's accuracy on its own training batches
+        ("train-batch acc first->last", ("accuracy_first", "accuracy_last"), ARROW),
     ],
-    "judge": [("accuracy", ("accuracy",)), ("valid rate", ("engine.valid_rate",))],
-    "eval": [("accuracy", ("accuracy",)), ("headline", ("headline",))],
-    "grpo": [("reward first->last", ("reward_first", "reward_last"))],
+    "judge": [("accuracy", ("accuracy",), ARROW), ("valid rate", ("engine.valid_rate",), ARROW)],
+    "eval": [
+        ("headline", ("headline", "headline_ci.0", "headline_ci.1"), "{0:.3f} [{1:.3f}, {2:.3f}]"),
+        ("headline", ("headline",), ARROW),
+        ("accuracy", ("accuracy",), ARROW),
+    ],
+    "grpo": [
+        (
+            "reward first->last",
+            ("reward_first", "reward_last", "policy_eval.judges.judge.win_rate"),
+            "{0:.4g} -> {1:.4g}, policy-eval win rate {2:.0%}",
+        ),
+        ("reward first->last", ("reward_first", "reward_last"), ARROW),
+    ],
+    "policy-eval": [
+        (
+            "win rate",
+            _POLICY_EVAL + _VERIFIABLE,
+            "{0:.0%} (W/T/L {1}/{2}/{3}), verifiable acc {4:.0%} -> {5:.0%}",
+        ),
+        ("win rate", _POLICY_EVAL, "{0:.0%} (W/T/L {1}/{2}/{3})"),
+        ("verifiable acc", _VERIFIABLE, "{0:.0%} -> {1:.0%}"),
+    ],
+    "synth": [
+        (
+            "pairs train/test",
+            (
+                "pairs_train.rows",
+                "pairs_test.rows",
+                "pairs_train.chosen_longer_share",
+                "pairs_test.chosen_longer_share",
+            ),
+            "{0}/{1}, chosen longer {2:.0%}/{3:.0%}",
+        ),
+        ("pairs train/test", ("pairs_train.rows", "pairs_test.rows"), "{0}/{1}"),
+    ],
+    "distill": [
+        (
+            "kept",
+            ("kept", "tasks", "kept_rate", "first_pass.rate", "second_pass.rate"),
+            "{0}/{1} ({2:.0%}; pass 1 {3:.0%}, pass 2 {4:.0%})",
+        ),
+        ("kept", ("kept", "tasks", "kept_rate"), "{0}/{1} ({2:.0%})"),
+    ],
+    "refine": [("bad cases -> pairs", ("selected", "answers", "pairs"), "{0} of {1} answers -> {2} pairs")],
 }
 
 
@@ -45,26 +96,42 @@ def collect(root: str | Path) -> list[dict]:
 
 
 def _lookup(metrics: dict, dotted: str):
+    """``a.b.0``: key ``b`` of ``a``, then item 0 of that list; None when any step is missing."""
     node = metrics
     for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
             return None
-        node = node[part]
     return node
 
 
 def headline(stage: str, metrics: dict) -> str:
-    """The stage's most telling figure, e.g. ``loss first->last: 7.61 -> 1.02``.
+    """The stage's most telling figure, e.g. ``loss first->last: 7.61 -> 1.02``; ``-`` when none is there.
 
     >>> headline("judge", {"accuracy": 0.75})
     'accuracy: 0.75'
     >>> headline("sft", {"loss_first": 7.612, "loss_last": 1.0})
     'loss first->last: 7.612 -> 1'
+    >>> headline("distill", {"kept": 78, "tasks": 127, "kept_rate": 0.614, "second_pass": {"rate": None}})
+    'kept: 78/127 (61%)'
+    >>> headline("eval", {"headline": 0.494, "headline_ci": [0.446, 0.54]})
+    'headline: 0.494 [0.446, 0.540]'
+    >>> headline("refine", {})
+    '-'
     """
-    for label, keys in HEADLINES.get(stage, []):
+    for label, keys, pattern in HEADLINES.get(stage, []):
         values = [_lookup(metrics, k) for k in keys]
-        if all(v is not None for v in values):
+        if any(v is None for v in values):
+            continue
+        if pattern is ARROW:
             return f"{label}: " + " -> ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in values)
+        try:
+            return f"{label}: " + pattern.format(*values)
+        except (TypeError, ValueError):  # a value of an unexpected type (a run from another version)
+            continue
     return "-"
 
 
