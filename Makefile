@@ -77,3 +77,5 @@ runs/smol/sft/metrics.json: models/smol/config.json $(SMOL)/sft.yaml
 	$(RMR1) sft $(SMOL)/sft.yaml
 runs/smol/train-rm/metrics.json: runs/smol/sft/metrics.json $(SMOL)/train-rm.yaml
 	$(RMR1) train-rm $(SMOL)/train-rm.yaml
+
+include mk/loop.mk mk/experiment.mk

@@ -95,7 +95,9 @@ def evaluate(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: 
 def eval_compare(
     run_a: Annotated[Path, typer.Argument(help="Output folder of one `rmr1 eval` run (A).")],
     run_b: Annotated[Path, typer.Argument(help="Output folder of another run on the same benchmark (B).")],
-    out: Annotated[Path | None, typer.Option(help="Where to write compare.json/.md (default: B/compare-vs-A).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write compare.json/.md (default: B/compare-vs-A).")
+    ] = None,
     resamples: Annotated[int, typer.Option(help="Paired bootstrap resamples (0: none).")] = 1000,
 ):
     """Compare two eval runs: paired McNemar test per subset, B - A with paired-bootstrap intervals."""
@@ -173,6 +175,34 @@ def summary(root: Annotated[Path, typer.Argument(help="Folder holding stage outp
     from rmr1_cli.run_summary import print_summary
 
     print_summary(root)
+
+
+def _write_report(module: str, function: str, root: Path, written: str) -> None:
+    """Run a report writer over a folder; user errors become one red line and exit code 2."""
+    from rmr1_cli.console import console, setup_logging
+    from rmr1_cli.errors import Rmr1Error
+
+    setup_logging()
+    try:
+        getattr(importlib.import_module(module), function)(root)
+    except Rmr1Error as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    typer.echo(str(root / written))
+
+
+@app.command("loop-report")
+def loop_report(root: Annotated[Path, typer.Argument(help="The loop's folder (e.g. runs/loop).")]):
+    """What each round of `make loop` changed: RM test accuracy, bad cases, policy accuracy and win rate."""
+    _write_report("rmr1_cli.loop_report", "write_loop_report", root, "loop.md")
+
+
+@app.command("experiment-report")
+def experiment_report(
+    root: Annotated[Path, typer.Argument(help="The experiment's folder (runs/experiment).")],
+):
+    """The results of `make experiment`: RM accuracies, policy accuracy before/after GRPO, the loop round."""
+    _write_report("rmr1_cli.experiment_report", "write_experiment_report", root, "results.md")
 
 
 def main() -> None:  # pragma: no cover - console-script entry point

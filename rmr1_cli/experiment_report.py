@@ -1,0 +1,270 @@
+"""``rmr1 experiment-report DIR``: the results of ``make experiment`` as tables and plots.
+
+The experiment (recipes/experiment/README.md) trains a reasoning RM and a scalar RM on the same
+length-biased synthetic pairs, evaluates both where the longer answer is always the wrong one, uses each
+as the reward for policy GRPO, and runs one more loop round. This module only reads the metrics.json
+files those stages left and writes ``results.md``, ``results.json``, ``rms.png`` and ``policies.png``
+into DIR, with the git commit that produced the runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rmr1_cli.console import grid_table
+from rmr1_cli.data import write_json, write_text
+from rmr1_cli.errors import DataError
+from rmr1_cli.loop_report import _pct, collect_rounds
+
+# (row label, eval folder for the length-inverted test, eval folder for the iid test or None)
+RM_ROWS = [
+    ("reasoning RM (SFT)", "reasoning-sft-test", None),
+    ("reasoning RM (SFT + RLVR)", "reasoning-test", "reasoning-test-iid"),
+    ("scalar RM (Bradley-Terry)", "scalar-test", "scalar-test-iid"),
+]
+POLICY_ROWS = [("GRPO, reasoning RM reward", "reasoning"), ("GRPO, scalar RM reward", "scalar")]
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _with_ci(value: float | None, ci: list[float] | None) -> str:
+    """``0.45, [0.4, 0.5] -> '45.0% [40.0, 50.0]'``.
+
+    >>> _with_ci(0.45, [0.4, 0.5]), _with_ci(0.45, None), _with_ci(None, None)
+    ('45.0% [40.0, 50.0]', '45.0%', '-')
+    """
+    if value is None:
+        return "-"
+    return _pct(value) + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
+
+
+def rm_results(root: Path) -> list[dict[str, Any]]:
+    """Accuracy of each RM on both test sets, its length preference and per-error-type accuracy."""
+    rows = []
+    for label, test_dir, iid_dir in RM_ROWS:
+        test = _read(root / "eval" / test_dir / "metrics.json")
+        if test is None:
+            continue
+        iid = _read(root / "eval" / iid_dir / "metrics.json") if iid_dir else None
+        rows.append(
+            {
+                "rm": label,
+                "test_accuracy": test["accuracy"],
+                "test_accuracy_ci": test.get("accuracy_ci"),
+                "iid_accuracy": iid["accuracy"] if iid else None,
+                "iid_accuracy_ci": iid.get("accuracy_ci") if iid else None,
+                "prefers_longer": test["diagnostics"].get("prefers_longer"),
+                "invalid_rate": test["diagnostics"].get("invalid_rate"),
+                "by_error": {name: s["accuracy"] for name, s in sorted(test.get("subsets", {}).items())},
+                "pairs": test.get("n_comparisons"),
+            }
+        )
+    return rows
+
+
+def policy_results(root: Path) -> list[dict[str, Any]]:
+    """Verifiable accuracy before/after each GRPO run, its reward trend and the RM-judged win rate."""
+    rows = []
+    for label, name in POLICY_ROWS:
+        evaluation = _read(root / "policy-eval" / name / "metrics.json")
+        grpo = _read(root / f"grpo-{name}" / "metrics.json")
+        if evaluation is None or grpo is None:
+            continue
+        verifiable = evaluation.get("verifiable", {})
+        judge = evaluation["judges"].get("judge", {})
+        trend = grpo.get("reward_trend", {})
+        rows.append(
+            {
+                "policy": label,
+                "accuracy_before": verifiable.get("baseline_accuracy"),
+                "accuracy_after": verifiable.get("policy_accuracy"),
+                "prompts": verifiable.get("n"),
+                "win_rate": judge.get("win_rate"),
+                "win_rate_se": judge.get("win_rate_se"),
+                "reward_first": trend.get("first"),
+                "reward_last": trend.get("last"),
+                "reward_length_corr": grpo.get("reward_length_trend_corr"),
+                "length_before": evaluation["length"]["baseline_mean_tokens"],
+                "length_after": evaluation["length"]["policy_mean_tokens"],
+                "train_verifiable_agreement": (
+                    grpo.get("diagnostics", {}).get("hacking/verifiable_agreement") or {}
+                ).get("mean"),
+            }
+        )
+    return rows
+
+
+def _commit(root: Path) -> str | None:
+    """The git commit recorded by the runs' manifests (the newest one)."""
+    found = []
+    for manifest in root.rglob("manifest.json"):
+        info = json.loads(manifest.read_text())
+        found.append((info.get("started", ""), info.get("git_commit") or info.get("git", {}).get("commit")))
+    found = [f for f in found if f[1]]
+    return max(found)[1] if found else None
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def markdown(rms: list[dict], policies: list[dict], rounds: list[dict] | None, commit: str | None) -> str:
+    errors = sorted({e for r in rms for e in r["by_error"]})
+    lines = ["# make experiment: results", ""]
+    if commit:
+        lines += [f"Produced by commit `{commit}`.", ""]
+    lines += [
+        "## (1) Reward models trained on length-biased pairs",
+        "",
+        "test: the longer answer is always the wrong one; iid: the train pairs' bias (the correct answer is",
+        "the longer one 90% of the time). Accuracy over pairs judged in both A/B orders, 95% bootstrap CI.",
+        "",
+        "| RM | test acc | iid acc | picks longer (test) | " + " | ".join(errors) + " |",
+        "|---|---|---|---|" + "---|" * len(errors),
+    ]
+    for r in rms:
+        lines.append(
+            f"| {r['rm']} | {_with_ci(r['test_accuracy'], r['test_accuracy_ci'])} | "
+            f"{_with_ci(r['iid_accuracy'], r['iid_accuracy_ci'])} | {_pct(r['prefers_longer'])} | "
+            + " | ".join(_pct(r["by_error"].get(e)) for e in errors)
+            + " |"
+        )
+    lines += [
+        "",
+        "![RM accuracy](rms.png)",
+        "",
+        "## (2) Policy GRPO with each RM as the reward",
+        "",
+        "Verifiable accuracy of greedy answers on the held-out test prompts, before and after GRPO; win rate",
+        "against the starting policy as judged by the reasoning RM (both orders, swap-safe).",
+        "",
+        "| policy | accuracy before -> after | win rate vs start | GRPO reward first -> last | "
+        "reward~length r | answer tokens before -> after |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in policies:
+        win = _pct(p["win_rate"]) + (
+            f" ± {100 * p['win_rate_se']:.1f}" if p["win_rate_se"] is not None else ""
+        )
+        lines.append(
+            f"| {p['policy']} | {_pct(p['accuracy_before'])} -> {_pct(p['accuracy_after'])} (n={p['prompts']}) | "
+            f"{win} | {_num(p['reward_first'])} -> {_num(p['reward_last'])} | {_num(p['reward_length_corr'], 2)} | "
+            f"{_num(p['length_before'], 1)} -> {_num(p['length_after'], 1)} |"
+        )
+    lines += ["", "![policy accuracy](policies.png)", ""]
+    if rounds:
+        from rmr1_cli.loop_report import markdown_table
+
+        lines += [
+            "## (3) One more loop round",
+            "",
+            "Round 0 = the reasoning RM and its GRPO policy from (1) and (2); round 1 = refine -> traces -> SFT",
+            "+ RLVR -> GRPO (mk/loop.mk). Policy accuracy is against the round's starting policy.",
+            "",
+            markdown_table(rounds),
+            "",
+            "![loop](loop/loop.png)",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def plot_rms(rms: list[dict], out_png: Path) -> Path | None:
+    """Grouped bars: each RM's accuracy on the length-inverted test and on the iid test, with CIs."""
+    if not rms:
+        return None
+    from rmr1_cli.plots import _pyplot
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    width = 0.38
+    for offset, (key, label) in enumerate(
+        [("test", "longer answer wrong (test)"), ("iid", "train bias (iid)")]
+    ):
+        xs, ys, errs = [], [], [[], []]
+        for i, r in enumerate(rms):
+            value, ci = r[f"{key}_accuracy"], r[f"{key}_accuracy_ci"]
+            if value is None:
+                continue
+            xs.append(i + (offset - 0.5) * width)
+            ys.append(value)
+            errs[0].append(value - ci[0] if ci else 0)
+            errs[1].append(ci[1] - value if ci else 0)
+        ax.bar(xs, ys, width, yerr=errs, capsize=3, label=label)
+    ax.set_xticks(range(len(rms)), [r["rm"] for r in rms], fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("pairwise accuracy")
+    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
+    ax.legend(fontsize=8)
+    ax.set_title("RMs trained on length-biased pairs", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
+def plot_policies(policies: list[dict], out_png: Path) -> Path | None:
+    """Verifiable accuracy of the starting policy and of each GRPO-trained policy."""
+    if not policies:
+        return None
+    from rmr1_cli.plots import _pyplot
+
+    plt = _pyplot()
+    labels = ["start"] + [p["policy"].replace("GRPO, ", "") for p in policies]
+    values = [policies[0]["accuracy_before"]] + [p["accuracy_after"] for p in policies]
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    ax.bar(range(len(values)), values, color=["grey"] + ["C0", "C1", "C2"][: len(policies)])
+    ax.set_xticks(range(len(values)), labels, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("verifiable accuracy (test prompts)")
+    ax.set_title("policy accuracy before and after GRPO", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
+def write_experiment_report(root: str | Path) -> dict[str, Any]:
+    root = Path(root)
+    rms, policies = rm_results(root), policy_results(root)
+    if not rms and not policies:
+        raise DataError(f"{root}: no experiment results (run `make experiment` first)")
+    rounds = collect_rounds(root / "loop") if (root / "loop").is_dir() else None
+    commit = _commit(root)
+    results = {"commit": commit, "reward_models": rms, "policies": policies, "loop_rounds": rounds}
+    write_json(root / "results.json", results)
+    plot_rms(rms, root / "rms.png")
+    plot_policies(policies, root / "policies.png")
+    write_text(root / "results.md", markdown(rms, policies, rounds, commit))
+    grid_table(
+        "make experiment: reward models (accuracy, 95% CI)",
+        ["RM", "test (longer is wrong)", "iid (train bias)", "picks longer"],
+        [
+            [
+                r["rm"],
+                _with_ci(r["test_accuracy"], r["test_accuracy_ci"]),
+                _with_ci(r["iid_accuracy"], r["iid_accuracy_ci"]),
+                _pct(r["prefers_longer"]),
+            ]
+            for r in rms
+        ],
+    )
+    grid_table(
+        "make experiment: policies (verifiable accuracy on test prompts)",
+        ["policy", "before", "after", "win rate vs start", "reward first -> last"],
+        [
+            [
+                p["policy"],
+                _pct(p["accuracy_before"]),
+                _pct(p["accuracy_after"]),
+                _pct(p["win_rate"]),
+                f"{_num(p['reward_first'])} -> {_num(p['reward_last'])}",
+            ]
+            for p in policies
+        ],
+    )
+    return results
