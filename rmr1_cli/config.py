@@ -378,6 +378,9 @@ class SynthRecipe:
     # disjoint: test expressions never seen in training (tests generalising arithmetic); shared: both
     # splits draw from the same facts (tests the length shortcut alone, what tiny models can show)
     test_problems: Literal["disjoint", "shared"] = "disjoint"
+    # share of train (and iid test) pairs with both answers concise: no length cue, like two answers
+    # of one policy (what a judge sees as a GRPO reward); the length bias applies to the others
+    same_style_share: float = 0.0
 
 
 @dataclass(frozen=True)

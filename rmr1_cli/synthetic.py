@@ -14,6 +14,8 @@ Pure Python and deterministic from a seed: the same recipe writes the same files
 - The *length bias* is the probability that the chosen answer is the verbose (longer) one: a
   scalar reward model trained on ``length_bias: 0.9`` pairs can score well by preferring length, and
   then fails on test pairs written with ``test_length_bias: 0`` (the longer answer always wrong).
+  ``same_style_share`` writes that share of the train (and iid) pairs with both answers concise: no
+  length cue at all, like two answers of one policy, which is what a judge sees as a GRPO reward.
 - A *gold trace* is a short, formulaic judge output (under 280 characters) that solves the problem,
   quotes the working of both answers and names the one that matches the solution; labels alternate
   A/B per error type. Wrong operators and mis-copied operands show in the quoted working itself;
@@ -337,6 +339,7 @@ def generate(
     length_bias: float,
     test_length_bias: float,
     test_problems: str = "disjoint",
+    same_style_share: float = 0.0,
 ) -> dict[str, list[dict]]:
     """Every file of the domain as rows: prompts, pairs and traces per split (see ``stages/synth.py``).
 
@@ -346,6 +349,8 @@ def generate(
     (prompt + reference as ``messages``, to warm-start a policy).
     """
     _check(ops, errors, pairs_per_prompt, length_bias, test_length_bias)
+    if not 0.0 <= same_style_share <= 1.0:
+        raise ConfigError(f"same_style_share={same_style_share}: must be between 0 and 1")
     if test_problems == "shared":  # each split cycles through every problem in its own shuffled order
         test = _cycle_problems(ops, max_operand, max_factor, test_prompts, f"{seed}:test")
         train = _cycle_problems(ops, max_operand, max_factor, train_prompts, f"{seed}:train")
@@ -360,10 +365,14 @@ def generate(
         plans = [_plan_pairs(p, errors, pairs_per_prompt, split_rng) for p in chosen]
         out[f"prompts_{name}"] = prompts
         if name == "train":
-            out["pairs_train"] = _pairs(prompts, chosen, plans, length_bias, f"{seed}:train:pairs")
+            out["pairs_train"] = _pairs(
+                prompts, chosen, plans, length_bias, f"{seed}:train:pairs", same_style_share
+            )
         else:
             out["pairs_test"] = _pairs(prompts, chosen, plans, test_length_bias, f"{seed}:test:pairs")
-            out["pairs_test_iid"] = _pairs(prompts, chosen, plans, length_bias, f"{seed}:test:pairs")
+            out["pairs_test_iid"] = _pairs(
+                prompts, chosen, plans, length_bias, f"{seed}:test:pairs", same_style_share
+            )
     problem_of = {row["id"]: p for row, p in zip(out["prompts_train"], train, strict=True)}
     out["traces_train"] = [_trace_row(pair, problem_of[pair["prompt_id"]]) for pair in out["pairs_train"]]
     out["policy_sft_train"] = [
@@ -468,21 +477,32 @@ def _plan_pairs(
 
 
 def _pairs(
-    prompts: list[dict], problems: list[Problem], plans: list[list], length_bias: float, seed: str
+    prompts: list[dict],
+    problems: list[Problem],
+    plans: list[list],
+    length_bias: float,
+    seed: str,
+    same_style_share: float = 0.0,
 ) -> list[dict]:
-    """Pairs with styles drawn from their own seed, so two biases give the same pairs restyled."""
+    """Pairs with styles drawn from their own seed, so two biases give the same pairs restyled.
+
+    The both-concise draws come from a second stream, so ``same_style_share: 0`` leaves every other
+    pair exactly as it was.
+    """
     rng = random.Random(seed)
+    same_rng = random.Random(f"{seed}:same-style")
     rows, slot_counter = [], {}
     for prompt, problem, planned in zip(prompts, problems, plans, strict=True):
         right = Working(problem.steps, problem.value)
         for error, wrong in planned:
             draw, style_a, style_b = rng.random(), random.Random(rng.random()), random.Random(rng.random())
+            same_style = same_style_share > 0 and same_rng.random() < same_style_share
             chosen_longer = draw < length_bias
-            chosen = render_answer(right, verbose=chosen_longer, rng=style_a)
-            rejected = render_answer(wrong, verbose=not chosen_longer, rng=style_b)
-            if (
-                len(chosen) > len(rejected)
-            ) != chosen_longer:  # filler is long enough that this never happens
+            chosen = render_answer(right, verbose=chosen_longer and not same_style, rng=style_a)
+            rejected = render_answer(wrong, verbose=not (chosen_longer or same_style), rng=style_b)
+            if same_style:
+                chosen_longer = len(chosen) > len(rejected)
+            elif (len(chosen) > len(rejected)) != chosen_longer:  # filler is long enough that this never happens
                 raise AssertionError(f"length bias broken for {prompt['id']}: {chosen!r} vs {rejected!r}")
             count = slot_counter.get(error, 0)
             slot_counter[error] = count + 1
@@ -496,6 +516,7 @@ def _pairs(
                     "prompt_id": prompt["id"],
                     "answer": prompt["answer"],
                     "chosen_longer": chosen_longer,
+                    "same_style": same_style,
                     "ab_slot": "A"
                     if count % 2 == 0
                     else "B",  # slot of the chosen answer, balanced per error

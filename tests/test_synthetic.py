@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter
 
 import pytest
@@ -109,6 +110,21 @@ def test_length_bias_is_the_measured_share_of_longer_chosen(bias):
     share = sum(len(p["chosen"]) > len(p["rejected"]) for p in pairs) / len(pairs)
     assert abs(share - bias) < 0.06, (bias, share)
     assert all((len(p["chosen"]) > len(p["rejected"])) == p["chosen_longer"] for p in pairs)
+
+
+def test_same_style_share_writes_both_answers_concise_and_leaves_the_other_pairs_alone():
+    base = synthetic.generate(**SETTINGS)
+    mixed = synthetic.generate(**(SETTINGS | {"same_style_share": 0.3}))
+    same = [p for p in mixed["pairs_train"] if p["same_style"]]
+    assert abs(len(same) / len(mixed["pairs_train"]) - 0.3) < 0.06
+    concise = re.compile(r"We get [^.]*\. The answer is -?\d+\.")  # the working alone, no filler
+    assert all(concise.fullmatch(p["chosen"]) and concise.fullmatch(p["rejected"]) for p in same)
+    for before, after in zip(base["pairs_train"], mixed["pairs_train"], strict=True):
+        if not after["same_style"]:
+            assert (before["chosen"], before["rejected"]) == (after["chosen"], after["rejected"])
+    assert not any(p["same_style"] for p in mixed["pairs_test"])  # the length-inverted test stays pure
+    with pytest.raises(ConfigError, match="same_style_share"):
+        synthetic.generate(**(SETTINGS | {"same_style_share": 1.5}))
 
 
 def test_test_split_longer_answer_is_always_wrong_and_iid_copy_is_the_same_pairs(domain):

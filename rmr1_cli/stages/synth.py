@@ -45,6 +45,7 @@ def run(recipe: SynthRecipe) -> Path:
         length_bias=recipe.length_bias,
         test_length_bias=recipe.test_length_bias,
         test_problems=recipe.test_problems,
+        same_style_share=recipe.same_style_share,
     )
     run_dir = RunDir.create("synth", recipe)
     for name, rows in files.items():
