@@ -92,6 +92,11 @@ class JudgeSpec:
     retry_invalid: int = 0
     too_long: Literal["truncate", "skip"] = "truncate"
     max_prompt_tokens: int | None = None
+    # solve first: the judge answers the question on its own (greedy, the bare question, no answers in
+    # view), then judges with that answer written in as its <solution>; its solution cannot copy either
+    # answer. For reasoning tasks, with a judge that can still answer questions (transformers backend).
+    solve_first: bool = False
+    solution_tokens: int = 128
 
 
 # --------------------------------------------------------------------------------------------------
@@ -154,6 +159,9 @@ class SFTRecipe:
     model: ModelSpec = field(default_factory=ModelSpec)
     lora: LoraSpec = field(default_factory=LoraSpec)
     train_file: str = "data/samples/traces_source.jsonl"
+    # more SFT files (traces or trl `messages` rows) trained on alongside train_file, e.g. the base
+    # model's own instruction data so that a judge keeps answering questions itself (judge.solve_first)
+    mix_files: list[str] = field(default_factory=list)
     eval_file: str | None = None
     template: str = "cor"
     limit: int | None = None

@@ -174,6 +174,8 @@ class TransformersGenerator(Generator):
 
         if not self.tokenizer.chat_template:
             raise ModelError("the judge model's tokenizer has no chat template; use an instruct/chat model")
+        if conversation and conversation[-1]["role"] == "assistant":  # a reply begun for the model: continue it
+            return self.tokenizer.apply_chat_template(conversation, tokenize=False, continue_final_message=True)
         return self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
 
     def count_tokens(self, conversation: list[Message]) -> int:

@@ -14,6 +14,10 @@ How a call to ``JudgeEngine.judge`` runs:
    generator ``batch_size`` at a time; each batch is parsed and appended to the cache (one write, then
    fsync) before the next starts, so a killed run loses at most the batch in flight. Sampled judgments
    get a seed derived from their key: the k samples differ, and each is reproducible.
+   With ``judge.solve_first`` the judge first answers each distinct question alone (greedy, batched,
+   kept for the engine's lifetime); every judge prompt then ends with the start of the judge's reply
+   (``SOLUTION_PREFILL`` holding that answer), the model continues from there, and the recorded text is
+   the whole reply. The solution is part of the judgment's key.
 4. Retry (only when ``judge.retry_invalid`` > 0): unparseable judgments are asked again, at most that
    many times, sampling (a greedy retry would repeat itself); valid ones are never re-asked.
 5. Aggregate, per pair in input order (see ``aggregate``).
@@ -46,6 +50,7 @@ Order = Literal["AB", "BA"]  # "AB": chosen shown as Chatbot A; "BA": chosen sho
 TRUNCATION_MARK = "\n[... truncated ...]"
 MIN_ANSWER_TOKENS = 16  # below this an answer cut to fit is no longer worth judging: the pair is skipped
 RETRY_TEMPERATURE = 0.7  # retries of greedy judgments sample at this temperature
+SOLUTION_PREFILL = "<type>Reasoning</type><solution> {solution}</solution>"  # judge.solve_first
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,7 @@ class JudgeStats:
     verdict_a: int = 0
     consistent: int = 0
     checked: int = 0  # pairs with a consistency flag (both orders had a valid judgment)
+    solutions: int = 0  # questions the judge answered on its own first (judge.solve_first)
     invalid_reasons: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -289,6 +295,11 @@ def build_engine(
     from rmr1_cli.prompts import load_template
 
     template = load_template(spec.template)  # fail on a bad template before loading any weights
+    if spec.solve_first and generation.backend != "transformers":
+        raise ConfigError(
+            f"judge.solve_first needs generation.backend=transformers (the judge's reply is begun for it; "
+            f"the {generation.backend} backend cannot continue a begun reply here)"
+        )
     stop = (VERDICT_STOP,) if generation.stop_at_verdict else ()
     params = SamplingParams.from_spec(generation, seed=seed, stop=stop)
     check_settings(spec, params)
@@ -342,6 +353,7 @@ class JudgeEngine:
         self.cache = cache
         self.seed = seed
         self.stats = JudgeStats()
+        self._solutions: dict[str, str] = {}  # judge.solve_first: question key -> the judge's own answer
 
     # -- building the calls -------------------------------------------------------------------------
 
@@ -366,6 +378,9 @@ class JudgeEngine:
             ]
             return _Plan(pair, calls, skipped=True)
         messages, lengths, fit = fitted
+        if self.spec.solve_first:
+            reply_start = {"role": "assistant", "content": self._prefill(pair)}
+            messages = {order: [*m, reply_start] for order, m in messages.items()}
         calls = []
         for order in orders:
             for sample in range(self.spec.samples):
@@ -377,7 +392,10 @@ class JudgeEngine:
 
     def call_key(self, pair: PreferencePair, order: Order, sample: int, fit: str = "full") -> str:
         """Content hash of one judgment: what the judge is shown and everything that shapes its output."""
-        content = json.dumps([pair.prompt, pair.chosen, pair.rejected], ensure_ascii=False, sort_keys=True)
+        shown = [pair.prompt, pair.chosen, pair.rejected]
+        if self.spec.solve_first:
+            shown.append(self._prefill(pair))
+        content = json.dumps(shown, ensure_ascii=False, sort_keys=True)
         p = self.params
         settings = [
             self.template.sha256,
@@ -392,6 +410,33 @@ class JudgeEngine:
         ]
         blob = json.dumps([content, order, sample, settings], ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+    # -- solve first ------------------------------------------------------------------------------
+
+    def _prefill(self, pair: PreferencePair) -> str:
+        """The start of the judge's reply: its own answer to the question, as its <solution>."""
+        key = _question_key(pair.prompt)
+        if key not in self._solutions:
+            self.solve([pair])
+        return SOLUTION_PREFILL.format(solution=self._solutions[key])
+
+    def solve(self, pairs: Sequence[PreferencePair]) -> None:
+        """The judge answers every question it has not answered yet, alone: greedy, in batches."""
+        from rmr1_cli.data import as_messages
+
+        todo = {}
+        for pair in pairs:
+            key = _question_key(pair.prompt)
+            if key not in self._solutions:
+                todo[key] = as_messages(pair.prompt)
+        if not todo:
+            return
+        params = replace(self.params, max_new_tokens=self.spec.solution_tokens, temperature=0.0, stop=())
+        gens = self.generator.generate(list(todo.values()), params)
+        for key, gen in zip(todo, gens, strict=True):
+            # one line, no tags: what follows is the judge's own reply, which the parser reads whole
+            self._solutions[key] = " ".join(gen.text.replace("<", " ").split())
+        self.stats.solutions += len(todo)
 
     def _fit(
         self, pair: PreferencePair, orders: list[Order]
@@ -446,6 +491,8 @@ class JudgeEngine:
     def judge(self, pairs: Sequence[PreferencePair], *, description: str = "judging") -> list[PairResult]:
         """Judge every pair (cached judgments are reused) and aggregate per pair, in input order."""
         started = time.perf_counter()
+        if self.spec.solve_first:
+            self.solve(pairs)
         plans = [self._plan(p) for p in pairs]
         calls = {c.key: c for plan in plans if not plan.skipped for c in plan.calls}
         final: dict[str, JudgmentRecord] = {}  # key -> latest record
@@ -492,6 +539,8 @@ class JudgeEngine:
             bar.advance(len(batch), tokens)
 
     def _record(self, call: JudgeCall, gen: Generation, attempt: int) -> JudgmentRecord:
+        if self.spec.solve_first and call.messages and call.messages[-1]["role"] == "assistant":
+            gen = replace(gen, text=call.messages[-1]["content"] + gen.text)  # the whole reply, prefill included
         j = parse_judgment(gen.text)
         picked = None
         if j.verdict is not None:
@@ -609,6 +658,10 @@ def aggregate(records: Sequence[JudgmentRecord], aggregation: str = "majority", 
         picks = {o: "chosen" if s > 0.5 else "rejected" if s < 0.5 else "tie" for o, s in shares.items()}
         consistent = picks["AB"] == picks["BA"] != "tie"
     return Aggregate(p_chosen, outcome, score, consistent)
+
+
+def _question_key(prompt) -> str:
+    return hashlib.sha256(json.dumps(prompt, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def water_level(a: int, b: int, total: int) -> int:

@@ -16,9 +16,9 @@ Pure Python and deterministic from a seed: the same recipe writes the same files
   then fails on test pairs written with ``test_length_bias: 0`` (the longer answer always wrong).
   ``same_style_share`` writes that share of the train (and iid) pairs with both answers concise: no
   length cue at all, like two answers of one policy, which is what a judge sees as a GRPO reward.
-- A *gold trace* is a short, formulaic judge output (under 280 characters) that solves the problem,
-  quotes the working of both answers and names the one that matches the solution; labels alternate
-  A/B per error type. Wrong operators and mis-copied operands show in the quoted working itself;
+- A *gold trace* is a short, formulaic judge output (under 320 characters) that solves the problem,
+  quotes the working of both answers, sets each result beside the solution's and names the one that
+  matches; labels alternate A/B per error type. Wrong operators and mis-copied operands show in the quoted working itself;
   off-by-one and carry slips need the arithmetic.
 """
 
@@ -279,26 +279,32 @@ def working_of(answer: str) -> str:
 
 
 def gold_trace(problem: Problem, answer_a: str, answer_b: str, label: str) -> str:
-    """A short Chain-of-Rubrics judge output: solve, quote both answers' working, mark each against the
-    solution, pick the one that matches.
+    """A short Chain-of-Rubrics judge output: solve, quote each answer's working, set its result beside the
+    solution's, mark it, pick the one that matches.
 
-    Each answer gets its own "matches"/"differs" mark next to its quote, so the verdict is one step of
-    reasoning per answer rather than a comparison of everything at once: the decomposition a reasoning
-    judge has over a scalar one, in a form a small model can learn.
+    Each answer gets its own step: its result written next to the solution's, then "matches" or
+    "differs". The mark is then a comparison of two adjacent numbers, which a small model learns as
+    such, instead of a judgement over the whole answer, where it would learn the answers' length.
 
     >>> p = make_problem([7, 5], ["+"])
     >>> print(gold_trace(p, "7 + 5 = 13. The answer is 13.", "7 + 5 = 12. The answer is 12.", "B"))
-    <type>Reasoning</type><solution> We get 7 + 5 = 12. The answer is 12.</solution><eval>A: <quote_A> 7 + 5 = 13</quote_A> differs. B: <quote_B> 7 + 5 = 12</quote_B> matches.</eval><answer>[[B]]</answer>
+    <type>Reasoning</type><solution> We get 7 + 5 = 12. The answer is 12.</solution><eval>A: <quote_A> 7 + 5 = 13</quote_A> gives 13, the solution 12: differs. B: <quote_B> 7 + 5 = 12</quote_B> gives 12, the solution 12: matches.</eval><answer>[[B]]</answer>
     """
     # A space after each opening tag: numbers then tokenize as they do inside the answers (" 18", not
     # "18"), so a small model learns quoting as plain copying; the parser strips the space. The solution
     # is the judge answering the question itself, in the words it would use as a policy.
     solution = render_answer(Working(problem.steps, problem.value), verbose=False, rng=random.Random(0))
-    mark = {slot: "matches" if slot == label else "differs" for slot in "AB"}
+    steps = []
+    for slot, answer in (("A", answer_a), ("B", answer_b)):
+        mark = "matches" if slot == label else "differs"
+        result = final_value(answer) or "nothing"
+        steps.append(
+            f"{slot}: <quote_{slot}> {working_of(answer)}</quote_{slot}> gives {result}, "
+            f"the solution {problem.value}: {mark}."
+        )
     return (
         f"<type>Reasoning</type><solution> {solution}</solution>"
-        f"<eval>A: <quote_A> {working_of(answer_a)}</quote_A> {mark['A']}. "
-        f"B: <quote_B> {working_of(answer_b)}</quote_B> {mark['B']}.</eval><answer>[[{label}]]</answer>"
+        f"<eval>{' '.join(steps)}</eval><answer>[[{label}]]</answer>"
     )
 
 

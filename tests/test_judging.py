@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ScriptedGenerator, prefer
+from conftest import ScriptedGenerator, prefer, replies
 
 from rmr1_cli.config import JudgeSpec
 from rmr1_cli.data import PreferencePair
@@ -402,3 +402,52 @@ def test_rmr1_judge_killed_with_sigkill_resumes_to_the_judgments_of_a_whole_run(
         metrics["engine"]["cached"] >= 4
         and metrics["engine"]["generated"] + metrics["engine"]["cached"] == 24
     )
+
+
+# ---- solve first --------------------------------------------------------------------------------
+
+
+class SolvingJudge(ScriptedGenerator):
+    """Answers a bare question with ``The answer is 7.``; on a judge prompt whose reply was begun with a
+    solution, picks the reply that contains the solution's number (continuing the begun reply)."""
+
+    def generate(self, conversations, params):
+        self.params.append(params)
+        out = []
+        for conversation in conversations:
+            if conversation[-1]["role"] == "user" and "Chatbot A" not in conversation[-1]["content"]:
+                out.append(Generation("The answer is 7.", 4, "stop"))
+                continue
+            assert conversation[-1]["role"] == "assistant", "the judge prompt must end with the begun reply"
+            begun = conversation[-1]["content"]
+            a, b = replies(conversation[:-1])
+            slot = "A" if "7" in a else "B"
+            out.append(Generation(f"<eval>checked</eval><answer>[[{slot}]]</answer>", 3, "stop"))
+            self.batches.append([(a, b, begun)])
+        return out
+
+
+def test_solve_first_answers_each_question_once_then_judges_from_that_solution(tmp_path):
+
+    gen = SolvingJudge()
+    two = [
+        PreferencePair("p1", "What is 3 + 4?", "The answer is 7.", "The answer is 8, clearly and at length."),
+        PreferencePair("p2", "What is 3 + 4?", "It is 7.", "It is 6."),
+    ]
+    eng = engine(gen, tmp_path / "cache.jsonl", solve_first=True)
+    results = eng.judge(two)
+    assert eng.stats.solutions == 1  # one distinct question, answered once, alone and greedily
+    assert gen.params[0].max_new_tokens == eng.spec.solution_tokens and gen.params[0].temperature == 0.0
+    assert {begun for batch in gen.batches for _, _, begun in batch} == {
+        "<type>Reasoning</type><solution> The answer is 7.</solution>"
+    }
+    assert [(r.outcome, r.consistent) for r in results] == [("chosen", True), ("chosen", True)]
+    judgment = results[0].judgments[0]
+    assert judgment.text.startswith("<type>Reasoning</type><solution> The answer is 7.</solution><eval>")
+    assert judgment.task_type == "reasoning"
+
+    again = engine(SolvingJudge(), tmp_path / "cache.jsonl", solve_first=True)
+    again.judge(two)
+    assert (again.stats.generated, again.stats.cached) == (0, 4)  # same solution: same keys, all cached
+    plain = engine(SolvingJudge(), tmp_path / "cache.jsonl")
+    assert plain.call_key(two[0], "AB", 0) != again.call_key(two[0], "AB", 0)

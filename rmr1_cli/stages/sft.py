@@ -69,10 +69,14 @@ def run(recipe: SFTRecipe) -> Path:
 
     training.seed_everything(recipe.seed)
     rows = load_sft_rows(recipe.train_file, recipe.template, recipe.limit)
+    mixed = {path: load_sft_rows(path, recipe.template, None) for path in recipe.mix_files}
+    rows += [row for extra in mixed.values() for row in extra]
     eval_rows = load_sft_rows(recipe.eval_file, recipe.template, None) if recipe.eval_file else None
     run_dir = RunDir.create("sft", recipe)
     run_dir.record_input("train_file", recipe.train_file)
     run_dir.record_input("eval_file", recipe.eval_file)
+    for i, path in enumerate(recipe.mix_files):
+        run_dir.record_input(f"mix_files[{i}]", path)
 
     tokenizer = models.load_tokenizer(recipe.model, padding_side="right")
     models.require_chat_template(tokenizer, recipe.model)
@@ -108,6 +112,7 @@ def run(recipe: SFTRecipe) -> Path:
     summary, plot = training.record_training(trainer, run_dir.path, CURVES, "loss.png", "rmr1 sft")
     metrics = summary | {
         "examples": len(rows),
+        "mixed_in": {path: len(extra) for path, extra in mixed.items()},
         "over_length": n_over,
         "over_length_policy": recipe.over_length,
     }
