@@ -60,10 +60,48 @@ def rm_results(root: Path) -> list[dict[str, Any]]:
                 "prefers_longer": test["diagnostics"].get("prefers_longer"),
                 "invalid_rate": test["diagnostics"].get("invalid_rate"),
                 "by_error": {name: s["accuracy"] for name, s in sorted(test.get("subsets", {}).items())},
+                "own_solution_correct": solution_accuracy(root / "eval" / test_dir),
                 "pairs": test.get("n_comparisons"),
             }
         )
     return rows
+
+
+def solution_accuracy(eval_dir: Path) -> float | None:
+    """Share of a generative RM's judgments whose own <solution> reaches the pair's exact answer.
+
+    It separates the two steps of a reasoning judge: solving (this figure) and marking each answer
+    against the solution (the accuracy). Reads the eval folder's results, judgments and recipe.
+    """
+    import yaml
+
+    from rmr1_cli.parsing import parse_judgment
+    from rmr1_cli.verifiable import answer_matches
+
+    recipe_file, results_file = eval_dir / "recipe.yaml", eval_dir / "results.jsonl"
+    judgments_file = eval_dir / "judgments.jsonl"
+    if not (recipe_file.is_file() and results_file.is_file() and judgments_file.is_file()):
+        return None
+    source = yaml.safe_load(recipe_file.read_text())["benchmark"]["path"]
+    answers = {}
+    for line in Path(source).read_text().splitlines():
+        row = json.loads(line)
+        answers[row["id"]] = row.get("answer")
+    texts = {}
+    for line in judgments_file.read_text().splitlines():
+        record = json.loads(line)
+        texts[record["key"]] = record["text"]
+    checked = correct = 0
+    for line in results_file.read_text().splitlines():
+        row = json.loads(line)
+        answer = answers.get(row["id"].split(":", 1)[-1])
+        if answer is None:
+            continue
+        for judgment in row["judgments"]:
+            solution = parse_judgment(texts.get(judgment["key"], "")).solution
+            checked += 1
+            correct += bool(solution) and answer_matches(solution, answer)
+    return correct / checked if checked else None
 
 
 def policy_results(root: Path) -> list[dict[str, Any]]:
@@ -120,16 +158,19 @@ def markdown(rms: list[dict], policies: list[dict], rounds: list[dict] | None, c
     lines += [
         "## (1) Reward models trained on length-biased pairs",
         "",
-        "test: the longer answer is always the wrong one; iid: the train pairs' bias (the correct answer is",
-        "the longer one 90% of the time). Accuracy over pairs judged in both A/B orders, 95% bootstrap CI.",
+        "test: the longer answer is always the wrong one; iid: the same test prompts written like the train",
+        "pairs (recipes/experiment/synth.yaml). Accuracy over pairs judged in both A/B orders, 95% bootstrap CI.",
         "",
-        "| RM | test acc | iid acc | picks longer (test) | " + " | ".join(errors) + " |",
-        "|---|---|---|---|" + "---|" * len(errors),
+        "| RM | test acc | iid acc | picks longer (test) | own solution right (test) | "
+        + " | ".join(errors)
+        + " |",
+        "|---|---|---|---|---|" + "---|" * len(errors),
     ]
     for r in rms:
         lines.append(
             f"| {r['rm']} | {_with_ci(r['test_accuracy'], r['test_accuracy_ci'])} | "
             f"{_with_ci(r['iid_accuracy'], r['iid_accuracy_ci'])} | {_pct(r['prefers_longer'])} | "
+            f"{_pct(r['own_solution_correct'])} | "
             + " | ".join(_pct(r["by_error"].get(e)) for e in errors)
             + " |"
         )

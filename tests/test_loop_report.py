@@ -95,7 +95,23 @@ def test_experiment_report_tabulates_both_rms_and_both_policies(tmp_path, loop_d
     assert [(p["accuracy_before"], p["accuracy_after"]) for p in results["policies"]] == [(0.3, 0.5), (0.3, 0.2)]
     assert len(results["loop_rounds"]) == 3 and results["commit"] == "abc123"
     text = (root / "results.md").read_text()
-    assert "| scalar RM (Bradley-Terry) | 10.0% [0.0, 20.0] | 95.0% [85.0, 105.0] | 90.0% | 20.0% | 100.0% |" in text
+    assert "| scalar RM (Bradley-Terry) | 10.0% [0.0, 20.0] | 95.0% [85.0, 105.0] | 90.0% | - | 20.0% | 100.0% |" in text
     assert "30.0% -> 50.0% (n=60)" in text and "commit `abc123`" in text
     for png in ("rms.png", "policies.png"):
         assert (root / png).stat().st_size > 0
+
+
+def test_solution_accuracy_reads_each_judgments_own_solution(tmp_path):
+    from rmr1_cli.experiment_report import solution_accuracy
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"id": "q1", "prompt": "What is 3 + 4?", "chosen": "7", "rejected": "8", "answer": "7"}))
+    run = tmp_path / "eval"
+    run.mkdir()
+    (run / "recipe.yaml").write_text(f"benchmark:\n  path: {pairs}\n")
+    texts = {"k1": "<solution> We get 3 + 4 = 7. The answer is 7.</solution><answer>[[A]]</answer>",
+             "k2": "<solution> We get 3 + 4 = 8. The answer is 8.</solution><answer>[[B]]</answer>"}
+    (run / "judgments.jsonl").write_text("\n".join(json.dumps({"key": k, "text": t}) for k, t in texts.items()))
+    (run / "results.jsonl").write_text(json.dumps({"id": "pairs:q1", "judgments": [{"key": "k1"}, {"key": "k2"}]}))
+    assert solution_accuracy(run) == 0.5
+    assert solution_accuracy(tmp_path / "missing") is None
