@@ -65,6 +65,7 @@ class RunDir:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "git_commit": _git_commit(),
+            "git_dirty": _git_dirty(),  # uncommitted changes to tracked files: the commit alone is not the code
         }
 
 
@@ -86,3 +87,17 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
+
+
+def _git_dirty() -> bool | None:
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None

@@ -141,8 +141,14 @@ def _commit(root: Path) -> str | None:
     found = []
     for manifest in root.rglob("manifest.json"):
         info = json.loads(manifest.read_text())
-        found.append((info.get("started", ""), info.get("git_commit") or info.get("git", {}).get("commit")))
-    found = [f for f in found if f[1]]
+        commit = info.get("git_commit")
+        if commit:
+            found.append(
+                (
+                    info.get("started", ""),
+                    commit + (" (with uncommitted changes)" if info.get("git_dirty") else ""),
+                )
+            )
     return max(found)[1] if found else None
 
 
