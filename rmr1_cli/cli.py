@@ -8,6 +8,7 @@ output directory); logs, progress bars and tables go to stderr.
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -45,7 +46,8 @@ def _run_stage(stage: str, recipe_cls: str, recipe: Path | None, overrides: list
     except Rmr1Error as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    if out is not None:  # `serve` prints its URL itself, when it starts listening
+    # `serve` prints its URL itself, when it starts listening; under `accelerate launch` only rank 0 answers
+    if out is not None and os.environ.get("RANK", "0") == "0":
         typer.echo(str(out))
 
 
