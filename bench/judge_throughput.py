@@ -302,35 +302,10 @@ def stop_check(args) -> None:
 
 
 def _babbler(source: Path, out: Path) -> Path:
-    """The tiny model rewired so greedy decoding writes a verdict, then " A wins A wins ..." forever.
+    """The tiny model rewired so greedy decoding writes a verdict, then " A wins A wins ..." forever."""
+    from rmr1_cli.tiny import build_scripted_model
 
-    Attention and MLP outputs are zeroed (the next token depends only on the current one) and the output
-    head maps each token of that text to the next.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(source)
-    model = AutoModelForCausalLM.from_pretrained(source)
-    opening = tok.apply_chat_template(
-        [{"role": "user", "content": "x"}], tokenize=False, add_generation_prompt=True
-    )
-    text = tok("<type>Chat</type><answer>[[A]]</answer> A wins", add_special_tokens=False)["input_ids"]
-    chain = [tok(opening, add_special_tokens=False)["input_ids"][-1], *text, text[-2]]  # ... wins -> A
-    with torch.no_grad():
-        for layer in model.model.layers:
-            layer.self_attn.o_proj.weight.zero_()
-            layer.mlp.down_proj.weight.zero_()
-        emb = model.model.embed_tokens.weight
-        head = torch.zeros_like(emb)
-        for current, following in zip(chain, chain[1:], strict=False):
-            head[following] += 10 * emb[current] / emb[current].norm()
-    model.config.tie_word_embeddings = False
-    model.lm_head = torch.nn.Linear(emb.shape[1], emb.shape[0], bias=False)
-    model.lm_head.weight = torch.nn.Parameter(head)
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return build_scripted_model(source, out, "<type>Chat</type><answer>[[A]]</answer> A wins", then="repeat")
 
 
 def _as_list(x) -> list:

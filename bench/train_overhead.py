@@ -38,16 +38,16 @@ TEMPLATE = "compact"
 # The plain trl side: what a user would write without rmr1 (run with --worker, in its own process)
 
 
-def plain_sft(spec: dict) -> dict:
+def _plain_setup(spec: dict, config_cls, padding_side: str):
+    """Rows, tokenizer and trl config exactly as a plain script would build them (fp32, no logging)."""
     import torch
     from datasets import Dataset
     from transformers import AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
 
     rows = [json.loads(line) for line in Path(spec["rows"]).read_text().splitlines()]
     tok = AutoTokenizer.from_pretrained(spec["model"])
-    tok.padding_side = "right"
-    args = SFTConfig(
+    tok.padding_side = padding_side
+    args = config_cls(
         output_dir=spec["out"],
         seed=0,
         bf16=False,
@@ -56,39 +56,30 @@ def plain_sft(spec: dict) -> dict:
         model_init_kwargs={"dtype": torch.float32},
         **spec["settings"],
     )
-    trainer = SFTTrainer(
-        model=spec["model"], args=args, train_dataset=Dataset.from_list(rows), processing_class=tok
-    )
+    return Dataset.from_list(rows), tok, args
+
+
+def plain_sft(spec: dict) -> dict:
+    from trl import SFTConfig, SFTTrainer
+
+    dataset, tok, args = _plain_setup(spec, SFTConfig, "right")
+    trainer = SFTTrainer(model=spec["model"], args=args, train_dataset=dataset, processing_class=tok)
     out = trainer.train()
     trainer.save_model(str(Path(spec["out"]) / "model"))
     return _result(trainer, out, spec)
 
 
 def plain_grpo(spec: dict) -> dict:
-    import torch
-    from datasets import Dataset
-    from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
     from rmr1_cli.rewards import verdict_reward  # the paper's +1/-1 reward, as a plain script would define it
 
-    rows = [json.loads(line) for line in Path(spec["rows"]).read_text().splitlines()]
-    tok = AutoTokenizer.from_pretrained(spec["model"])
-    tok.padding_side = "left"
-    args = GRPOConfig(
-        output_dir=spec["out"],
-        seed=0,
-        bf16=False,
-        fp16=False,
-        report_to="none",
-        model_init_kwargs={"dtype": torch.float32},
-        **spec["settings"],
-    )
+    dataset, tok, args = _plain_setup(spec, GRPOConfig, "left")
     trainer = GRPOTrainer(
         model=spec["model"],
         reward_funcs=[verdict_reward],
         args=args,
-        train_dataset=Dataset.from_list(rows),
+        train_dataset=dataset,
         processing_class=tok,
     )
     out = trainer.train()

@@ -36,10 +36,12 @@ class StderrLogCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:
             return
-        from rmr1_cli.console import console
+        from rmr1_cli.console import console, format_value
 
-        shown = ", ".join(f"{key}={_short(value)}" for key, value in logs.items())
-        console.print(f"[dim]step {state.global_step}/{state.max_steps}[/dim] {shown}", highlight=False, soft_wrap=True)
+        shown = ", ".join(f"{key}={format_value(value)}" for key, value in logs.items())
+        console.print(
+            f"[dim]step {state.global_step}/{state.max_steps}[/dim] {shown}", highlight=False, soft_wrap=True
+        )
 
 
 class BarOnlyProgressCallback(ProgressCallback):
@@ -47,17 +49,6 @@ class BarOnlyProgressCallback(ProgressCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         return
-
-
-def _short(value: Any) -> str:
-    """``0.123456 -> '0.1235'``; other values as they are.
-
-    >>> _short(0.123456), _short(3), _short(1.5e-05)
-    ('0.1235', '3', '1.5e-05')
-    """
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 class HeldoutJudgeCallback(TrainerCallback):

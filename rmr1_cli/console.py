@@ -76,7 +76,7 @@ def summary_table(title: str, rows: Mapping[str, Any] | Iterable[tuple[str, Any]
     table.add_column()
     items = rows.items() if isinstance(rows, Mapping) else rows
     for key, value in items:
-        table.add_row(str(key), _fmt(value))
+        table.add_row(str(key), format_value(value))
     console.print(table)
 
 
@@ -86,11 +86,16 @@ def grid_table(title: str, header: list[str], rows: Iterable[list[Any]]) -> None
     for i, name in enumerate(header):
         table.add_column(name, justify="left" if i == 0 else "right")
     for row in rows:
-        table.add_row(*(_fmt(v) for v in row))
+        table.add_row(*(format_value(v) for v in row))
     console.print(table)
 
 
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """A value as a table cell or log field: floats to 4 significant digits, None as "-".
+
+    >>> format_value(0.123456), format_value(3), format_value(None)
+    ('0.1235', '3', '-')
+    """
     if isinstance(value, float):
         return f"{value:.4g}"
     return "-" if value is None else str(value)

@@ -16,7 +16,7 @@ from typing import Any
 from rmr1_cli.console import grid_table
 from rmr1_cli.data import write_json, write_text
 from rmr1_cli.errors import DataError
-from rmr1_cli.loop_report import _pct, collect_rounds
+from rmr1_cli.loop_report import collect_rounds, percent, read_metrics, with_ci, with_se
 
 # (row label, eval folder for the length-inverted test, eval folder for the iid test or None)
 RM_ROWS = [
@@ -27,29 +27,14 @@ RM_ROWS = [
 POLICY_ROWS = [("GRPO, reasoning RM reward", "reasoning"), ("GRPO, scalar RM reward", "scalar")]
 
 
-def _read(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def _with_ci(value: float | None, ci: list[float] | None) -> str:
-    """``0.45, [0.4, 0.5] -> '45.0% [40.0, 50.0]'``.
-
-    >>> _with_ci(0.45, [0.4, 0.5]), _with_ci(0.45, None), _with_ci(None, None)
-    ('45.0% [40.0, 50.0]', '45.0%', '-')
-    """
-    if value is None:
-        return "-"
-    return _pct(value) + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
-
-
 def rm_results(root: Path) -> list[dict[str, Any]]:
     """Accuracy of each RM on both test sets, its length preference and per-error-type accuracy."""
     rows = []
     for label, test_dir, iid_dir in RM_ROWS:
-        test = _read(root / "eval" / test_dir / "metrics.json")
+        test = read_metrics(root / "eval" / test_dir / "metrics.json")
         if test is None:
             continue
-        iid = _read(root / "eval" / iid_dir / "metrics.json") if iid_dir else None
+        iid = read_metrics(root / "eval" / iid_dir / "metrics.json") if iid_dir else None
         rows.append(
             {
                 "rm": label,
@@ -108,8 +93,8 @@ def policy_results(root: Path) -> list[dict[str, Any]]:
     """Verifiable accuracy before/after each GRPO run, its reward trend and the RM-judged win rate."""
     rows = []
     for label, name in POLICY_ROWS:
-        evaluation = _read(root / "policy-eval" / name / "metrics.json")
-        grpo = _read(root / f"grpo-{name}" / "metrics.json")
+        evaluation = read_metrics(root / "policy-eval" / name / "metrics.json")
+        grpo = read_metrics(root / f"grpo-{name}" / "metrics.json")
         if evaluation is None or grpo is None:
             continue
         verifiable = evaluation.get("verifiable", {})
@@ -174,10 +159,10 @@ def markdown(rms: list[dict], policies: list[dict], rounds: list[dict] | None, c
     ]
     for r in rms:
         lines.append(
-            f"| {r['rm']} | {_with_ci(r['test_accuracy'], r['test_accuracy_ci'])} | "
-            f"{_with_ci(r['iid_accuracy'], r['iid_accuracy_ci'])} | {_pct(r['prefers_longer'])} | "
-            f"{_pct(r['own_solution_correct'])} | "
-            + " | ".join(_pct(r["by_error"].get(e)) for e in errors)
+            f"| {r['rm']} | {with_ci(r['test_accuracy'], r['test_accuracy_ci'])} | "
+            f"{with_ci(r['iid_accuracy'], r['iid_accuracy_ci'])} | {percent(r['prefers_longer'])} | "
+            f"{percent(r['own_solution_correct'])} | "
+            + " | ".join(percent(r["by_error"].get(e)) for e in errors)
             + " |"
         )
     lines += [
@@ -194,11 +179,9 @@ def markdown(rms: list[dict], policies: list[dict], rounds: list[dict] | None, c
         "|---|---|---|---|---|---|",
     ]
     for p in policies:
-        win = _pct(p["win_rate"]) + (
-            f" ± {100 * p['win_rate_se']:.1f}" if p["win_rate_se"] is not None else ""
-        )
+        win = with_se(p["win_rate"], p["win_rate_se"])
         lines.append(
-            f"| {p['policy']} | {_pct(p['accuracy_before'])} -> {_pct(p['accuracy_after'])} (n={p['prompts']}) | "
+            f"| {p['policy']} | {percent(p['accuracy_before'])} -> {percent(p['accuracy_after'])} (n={p['prompts']}) | "
             f"{win} | {_num(p['reward_first'])} -> {_num(p['reward_last'])} | {_num(p['reward_length_corr'], 2)} | "
             f"{_num(p['length_before'], 1)} -> {_num(p['length_after'], 1)} |"
         )
@@ -224,9 +207,9 @@ def plot_rms(rms: list[dict], out_png: Path) -> Path | None:
     """Grouped bars: each RM's accuracy on the length-inverted test and on the iid test, with CIs."""
     if not rms:
         return None
-    from rmr1_cli.plots import _pyplot
+    from rmr1_cli.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.6))
     width = 0.38
     for offset, (key, label) in enumerate(
@@ -258,9 +241,9 @@ def plot_policies(policies: list[dict], out_png: Path) -> Path | None:
     """Verifiable accuracy of the starting policy and of each GRPO-trained policy."""
     if not policies:
         return None
-    from rmr1_cli.plots import _pyplot
+    from rmr1_cli.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     labels = ["start"] + [p["policy"].replace("GRPO, ", "") for p in policies]
     values = [policies[0]["accuracy_before"]] + [p["accuracy_after"] for p in policies]
     fig, ax = plt.subplots(figsize=(6, 3.4))
@@ -293,9 +276,9 @@ def write_experiment_report(root: str | Path) -> dict[str, Any]:
         [
             [
                 r["rm"],
-                _with_ci(r["test_accuracy"], r["test_accuracy_ci"]),
-                _with_ci(r["iid_accuracy"], r["iid_accuracy_ci"]),
-                _pct(r["prefers_longer"]),
+                with_ci(r["test_accuracy"], r["test_accuracy_ci"]),
+                with_ci(r["iid_accuracy"], r["iid_accuracy_ci"]),
+                percent(r["prefers_longer"]),
             ]
             for r in rms
         ],
@@ -306,9 +289,9 @@ def write_experiment_report(root: str | Path) -> dict[str, Any]:
         [
             [
                 p["policy"],
-                _pct(p["accuracy_before"]),
-                _pct(p["accuracy_after"]),
-                _pct(p["win_rate"]),
+                percent(p["accuracy_before"]),
+                percent(p["accuracy_after"]),
+                percent(p["win_rate"]),
                 f"{_num(p['reward_first'])} -> {_num(p['reward_last'])}",
             ]
             for p in policies

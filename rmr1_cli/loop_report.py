@@ -29,35 +29,36 @@ COLUMNS = [
 ]
 
 
-def _read(path: Path) -> dict[str, Any] | None:
+def read_metrics(path: Path) -> dict[str, Any] | None:
+    """A stage's metrics.json, or None while the stage has not run (reports read unfinished runs)."""
     return json.loads(path.read_text()) if path.is_file() else None
 
 
 def round_record(folder: Path, number: int) -> dict[str, Any]:
     """The figures of one round folder (missing stages give None: a loop still running reads fine)."""
     record: dict[str, Any] = {"round": number}
-    evaluation = _read(folder / "eval" / "metrics.json")
+    evaluation = read_metrics(folder / "eval" / "metrics.json")
     if evaluation:
         record["rm_accuracy"] = evaluation["accuracy"]
         record["rm_accuracy_ci"] = evaluation.get("accuracy_ci")
         record["rm_prefers_longer"] = evaluation.get("diagnostics", {}).get("prefers_longer")
         record["rm_invalid_rate"] = evaluation.get("diagnostics", {}).get("invalid_rate")
         record["rm_pairs"] = evaluation.get("n_comparisons")
-    refine = _read(folder / "refine" / "metrics.json")
+    refine = read_metrics(folder / "refine" / "metrics.json")
     if refine:
         record["policy_answers"] = refine.get("answers")
         record["bad_cases"] = refine.get("selected")
         record["refined_pairs"] = refine.get("pairs")
         record["policy_train_accuracy"] = refine.get("verifiable_accuracy")
-    distill = _read(folder / "distill" / "metrics.json")
+    distill = read_metrics(folder / "distill" / "metrics.json")
     if distill:
         record["traces_kept"] = distill.get("written")
         record["traces_kept_rate"] = distill.get("kept_rate")
-    train_rm = _read(folder / "train-rm" / "metrics.json")
+    train_rm = read_metrics(folder / "train-rm" / "metrics.json")
     if train_rm:
         record["heldout_before"] = (train_rm.get("heldout_before") or {}).get("accuracy")
         record["heldout_after"] = (train_rm.get("heldout_after") or {}).get("accuracy")
-    grpo = _read(folder / "grpo" / "metrics.json")
+    grpo = read_metrics(folder / "grpo" / "metrics.json")
     if grpo:
         trend = grpo.get("reward_trend") or {}
         record["grpo_reward_first"] = trend.get("first")
@@ -89,13 +90,33 @@ def collect_rounds(root: str | Path) -> list[dict[str, Any]]:
     return [round_record(folder, n) for n, folder in sorted(numbered)]
 
 
-def _pct(value: float | None) -> str:
+def percent(value: float | None) -> str:
     """``0.4567 -> '45.7%'``; None -> '-'.
 
-    >>> _pct(0.4567), _pct(None)
+    >>> percent(0.4567), percent(None)
     ('45.7%', '-')
     """
     return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def with_ci(value: float | None, ci: list[float] | None) -> str:
+    """A share with its interval, in percent.
+
+    >>> with_ci(0.45, [0.4, 0.5]), with_ci(0.45, None), with_ci(None, [0.1, 0.2])
+    ('45.0% [40.0, 50.0]', '45.0%', '-')
+    """
+    if value is None:
+        return "-"
+    return percent(value) + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
+
+
+def with_se(value: float | None, se: float | None) -> str:
+    """A share with its standard error, in percent.
+
+    >>> with_se(0.7, 0.05), with_se(0.7, None)
+    ('70.0% ± 5.0', '70.0%')
+    """
+    return percent(value) + ("" if se is None else f" ± {100 * se:.1f}")
 
 
 def _arrow(first: Any, last: Any, pct: bool = False) -> str:
@@ -106,7 +127,7 @@ def _arrow(first: Any, last: Any, pct: bool = False) -> str:
     """
     if first is None or last is None:
         return "-"
-    fmt = _pct if pct else (lambda v: f"{v:.3f}")
+    fmt = percent if pct else (lambda v: f"{v:.3f}")
     return f"{fmt(first)} -> {fmt(last)}"
 
 
@@ -118,13 +139,6 @@ def table_cells(record: dict[str, Any]) -> dict[str, str]:
     >>> cells["refine"], cells["rm"], cells["win_rate"]
     ('40 -> 38', '50.0% [40.0, 60.0]', '70.0% ± 5.0')
     """
-    ci = record.get("rm_accuracy_ci")
-    rm = _pct(record.get("rm_accuracy"))
-    if ci and record.get("rm_accuracy") is not None:
-        rm += f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
-    win = _pct(record.get("win_rate"))
-    if record.get("win_rate_se") is not None:
-        win += f" ± {100 * record['win_rate_se']:.1f}"
     refine = "-"
     if record.get("bad_cases") is not None:
         refine = f"{record['bad_cases']} -> {record.get('refined_pairs')}"
@@ -132,10 +146,10 @@ def table_cells(record: dict[str, Any]) -> dict[str, str]:
         "round": str(record["round"]),
         "refine": refine,
         "traces": "-" if record.get("traces_kept") is None else str(record["traces_kept"]),
-        "rm": rm,
-        "rm_prefers_longer": _pct(record.get("rm_prefers_longer")),
+        "rm": with_ci(record.get("rm_accuracy"), record.get("rm_accuracy_ci")),
+        "rm_prefers_longer": percent(record.get("rm_prefers_longer")),
         "grpo_reward": _arrow(record.get("grpo_reward_first"), record.get("grpo_reward_last")),
-        "win_rate": win,
+        "win_rate": with_se(record.get("win_rate"), record.get("win_rate_se")),
         "policy_accuracy": _arrow(
             record.get("policy_accuracy_before"), record.get("policy_accuracy_after"), pct=True
         ),
@@ -153,7 +167,7 @@ def markdown_table(records: list[dict[str, Any]]) -> str:
 
 def plot_rounds(records: list[dict[str, Any]], out_png: Path, title: str) -> Path | None:
     """RM accuracy on the test pairs and the policy's verifiable accuracy, per round."""
-    from rmr1_cli.plots import _pyplot
+    from rmr1_cli.plots import pyplot
 
     rm = [(r["round"], r["rm_accuracy"], r.get("rm_accuracy_ci")) for r in records if "rm_accuracy" in r]
     policy = []
@@ -164,7 +178,7 @@ def plot_rounds(records: list[dict[str, Any]], out_png: Path, title: str) -> Pat
             policy.append((r["round"], r["policy_accuracy_after"]))
     if not rm and not policy:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     if rm:
         xs, ys = [p[0] for p in rm], [p[1] for p in rm]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,7 +26,7 @@ def plot_training_curves(
     present = [k for k in keys if any(k in h for h in history)]
     if not present:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(present), 1, figsize=(7, 2.4 * len(present)), sharex=True, squeeze=False)
     for ax, key in zip(axes[:, 0], present, strict=True):
         points = [(h.get("step", i), h[key]) for i, h in enumerate(history) if key in h]
@@ -57,7 +57,7 @@ def plot_accuracy_bars(
     entries = [e for e in entries if e.get("value") is not None]
     if not entries:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     height = max(2.5, 0.28 * len(entries) + 1.2)
     fig, ax = plt.subplots(figsize=(8, height))
     ys = list(range(len(entries)))[::-1]
@@ -92,7 +92,7 @@ def plot_length_buckets(buckets: Sequence[dict], out_png: str | Path, title: str
     buckets = [b for b in buckets if b.get("n")]
     if not buckets:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.6))
     xs = list(range(len(buckets)))
     values = [b["accuracy"] for b in buckets]
@@ -124,7 +124,7 @@ def plot_style_matrices(
     """RM-Bench's 3x3 matrix per domain: rows chosen style, columns rejected style (upper triangle = hard)."""
     if not matrices:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     styles = ("concise", "detailed", "markdown")
     fig, axes = plt.subplots(1, len(matrices), figsize=(3.2 * len(matrices), 3.2), squeeze=False)
     for ax, (domain, matrix) in zip(axes[0], matrices.items(), strict=True):

@@ -117,3 +117,40 @@ _BASE_TEXT = [
     "def add(a, b):\n    return a + b\n\nprint(add(2, 3))",
     "I can't help with that request, but here is a safer alternative you could try.",
 ]
+
+
+def build_scripted_model(source: str | Path, out: str | Path, reply: str, *, then: str = "stop") -> Path:
+    """A tiny model rewired so that greedy decoding always writes ``reply`` (tests and benchmarks need a
+    model that produces a real verdict, which random weights never do).
+
+    Attention and MLP outputs are zeroed, so the next token depends only on the current one, and the
+    output head maps each token of the reply to the next. ``then="stop"`` ends with end-of-sequence;
+    ``then="repeat"`` loops on the reply's last two tokens forever (a judge that babbles past its verdict).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForCausalLM.from_pretrained(source)
+    opening = tok.apply_chat_template(
+        [{"role": "user", "content": "x"}], tokenize=False, add_generation_prompt=True
+    )
+    text = tok(reply, add_special_tokens=False)["input_ids"]
+    last = tok.eos_token_id if then == "stop" else text[-2]
+    chain = [tok(opening, add_special_tokens=False)["input_ids"][-1], *text, last]
+    if then == "stop" and len(set(chain)) != len(chain):  # a token seen twice would have two successors
+        raise ValueError(f"reply {reply!r} repeats a token; the rewired model could not write it")
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        emb = model.model.embed_tokens.weight
+        head = torch.zeros_like(emb)
+        for current, following in zip(chain, chain[1:], strict=False):
+            head[following] += 10 * emb[current] / emb[current].norm()
+    model.config.tie_word_embeddings = False
+    model.lm_head = torch.nn.Linear(emb.shape[1], emb.shape[0], bias=False)
+    model.lm_head.weight = torch.nn.Parameter(head)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return Path(out)

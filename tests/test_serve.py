@@ -234,36 +234,13 @@ def test_concurrent_calls_share_batches_and_errors_reach_every_caller():
 def verdict_model(tiny_model_dir, tmp_path_factory) -> Path:
     """The tiny model rewired to always answer ``<type>Chat</type><answer>[[A]]</answer> A wins``.
 
-    Its attention and MLP outputs are zeroed, so the next token depends only on the current one, and
-    the output head maps each token of that answer to the next. Random weights never write a verdict;
-    this model writes a valid one, so the comparison covers parsing, the stop string and the verdict.
+    Random weights never write a verdict; this model writes a valid one, so the comparison covers
+    parsing, the stop string and the verdict.
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from rmr1_cli.tiny import build_scripted_model
 
-    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    opening = tok.apply_chat_template(
-        [{"role": "user", "content": "x"}], tokenize=False, add_generation_prompt=True
-    )
-    answer = tok("<type>Chat</type><answer>[[A]]</answer> A wins", add_special_tokens=False)["input_ids"]
-    chain = [tok(opening, add_special_tokens=False)["input_ids"][-1], *answer, tok.eos_token_id]
-    assert len(set(chain)) == len(chain)
-    with torch.no_grad():
-        for layer in model.model.layers:
-            layer.self_attn.o_proj.weight.zero_()
-            layer.mlp.down_proj.weight.zero_()
-        emb = model.model.embed_tokens.weight
-        head = torch.zeros_like(emb)
-        for current, following in zip(chain, chain[1:], strict=False):
-            head[following] += 10 * emb[current] / emb[current].norm()
-    model.config.tie_word_embeddings = False
-    model.lm_head = torch.nn.Linear(emb.shape[1], emb.shape[0], bias=False)
-    model.lm_head.weight = torch.nn.Parameter(head)
     out = tmp_path_factory.mktemp("verdict") / "model"
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return build_scripted_model(tiny_model_dir, out, "<type>Chat</type><answer>[[A]]</answer> A wins")
 
 
 @pytest.fixture(scope="module")
