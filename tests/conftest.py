@@ -17,7 +17,7 @@ BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A random-weight tiny chat model (built once per test session, ~5 s)."""
-    from rmr1_cli.tiny import build_tiny_model
+    from rmr1_cli.training.tiny import build_tiny_model
 
     out = tmp_path_factory.mktemp("tiny") / "model"
     return build_tiny_model(out, corpus_files=sorted(SAMPLES.glob("*.jsonl")), seed=0)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rmr1_cli import benchmarks
-from rmr1_cli.benchmarks import aggregate, load_benchmark, score_rows, select
 from rmr1_cli.config import BenchmarkSpec, EvalRecipe, PairSource, load_recipe
 from rmr1_cli.errors import ConfigError, DataError
+from rmr1_cli.evaluation import benchmarks
+from rmr1_cli.evaluation.benchmarks import aggregate, load_benchmark, score_rows, select
 from tests.conftest import BENCHMARKS, ROOT
 
 needs_data = pytest.mark.skipif(not (BENCHMARKS / "MANIFEST.json").exists(), reason="no ../shared/benchmarks")
@@ -263,8 +263,8 @@ def test_tie_labels_count_in_agreement_only():
 
 
 def make_comparisons(spec: dict[str, int]) -> list:
-    from rmr1_cli.benchmarks import Comparison
     from rmr1_cli.data import PreferencePair
+    from rmr1_cli.evaluation.benchmarks import Comparison
 
     out = []
     for subset, units in spec.items():

@@ -81,12 +81,12 @@ def test_resolved_recipe_round_trips_through_yaml(tmp_path):
 def test_trl_settings_are_checked_against_trl(tmp_path):
     from trl import SFTConfig
 
-    from rmr1_cli import training
+    from rmr1_cli.training import arguments
 
     recipe = load_recipe(None, SFTRecipe, [f"output_dir={tmp_path}", "trainer.learning_rate=1e-5"])
-    args = training.build_trl_args(SFTConfig, recipe)
+    args = arguments.build_trl_args(SFTConfig, recipe)
     assert args.learning_rate == 1e-5 and isinstance(args.learning_rate, float)  # YAML reads 1e-5 as a string
     assert args.bf16 is False  # no CUDA here: trl's bf16 default is switched off
     bad = load_recipe(None, SFTRecipe, [f"output_dir={tmp_path}", "trainer.learnig_rate=1e-5"])
     with pytest.raises(ConfigError, match=r"trainer.learnig_rate.*did you mean 'learning_rate'"):
-        training.build_trl_args(SFTConfig, bad)
+        arguments.build_trl_args(SFTConfig, bad)

@@ -7,11 +7,12 @@ import json
 import pytest
 from scripted_generator import ScriptedGenerator, last_user
 
-from rmr1_cli import data, distilling
+from rmr1_cli import data
 from rmr1_cli.config import DistillRecipe, load_recipe
 from rmr1_cli.data import PreferencePair
 from rmr1_cli.generation import SamplingParams
-from rmr1_cli.prompts import load_template
+from rmr1_cli.judging.prompts import load_template
+from rmr1_cli.loop import distilling
 from rmr1_cli.stages import distill
 from rmr1_cli.stages.sft import load_sft_rows
 
@@ -259,7 +260,7 @@ def test_distill_end_to_end_with_the_tiny_model(in_tmp_cwd, tiny_model_dir):
 
 
 def test_generation_cache_survives_a_torn_last_line_and_counts_samples_apart(tmp_path):
-    from rmr1_cli.generation_cache import CachedGenerator
+    from rmr1_cli.generation.cache import CachedGenerator
 
     counter = iter(range(100))
     inner = ScriptedGenerator(lambda c: f"out {next(counter)}")

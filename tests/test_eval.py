@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from scripted_generator import ScriptedGenerator
 
-from rmr1_cli import eval_stats
-from rmr1_cli.benchmarks import UnitTable
 from rmr1_cli.config import EvalRecipe, load_recipe
-from rmr1_cli.stages import evaluate
+from rmr1_cli.evaluation import stats as eval_stats
+from rmr1_cli.evaluation.benchmarks import UnitTable
+from rmr1_cli.stages import eval as eval_stage
 from tests.conftest import BENCHMARKS, ROOT
 
 needs_data = pytest.mark.skipif(not (BENCHMARKS / "MANIFEST.json").exists(), reason="no ../shared/benchmarks")
@@ -79,7 +79,7 @@ def metrics_of(folder) -> dict:
 
 def test_length_biased_judge_scores_like_the_length_baseline(tmp_path, scripted):
     scripted(longer_judge)
-    out = evaluate.run(recipe(tmp_path, f"benchmark.path={pairs_file(tmp_path)}", "plots=true"))
+    out = eval_stage.run(recipe(tmp_path, f"benchmark.path={pairs_file(tmp_path)}", "plots=true"))
     m = metrics_of(out)
     assert m["accuracy"] == pytest.approx(4 / 6) == m["baselines"]["length_only"]["accuracy"]
     assert m["subsets"]["s1"]["accuracy"] == pytest.approx(2 / 3)
@@ -110,7 +110,7 @@ def test_length_biased_judge_scores_like_the_length_baseline(tmp_path, scripted)
 
 def test_position_biased_judge_is_caught_by_swap_consistency(tmp_path, scripted):
     scripted(always_a)
-    m = metrics_of(evaluate.run(recipe(tmp_path, f"benchmark.path={pairs_file(tmp_path)}")))
+    m = metrics_of(eval_stage.run(recipe(tmp_path, f"benchmark.path={pairs_file(tmp_path)}")))
     assert m["accuracy"] == 0.5  # every pair a tie: one order says chosen, the other rejected
     assert m["diagnostics"]["swap_consistency"] == 0.0
     assert m["diagnostics"]["position"] == {
@@ -125,16 +125,16 @@ def test_position_biased_judge_is_caught_by_swap_consistency(tmp_path, scripted)
 def test_rerun_resumes_from_the_judgment_cache(tmp_path, scripted):
     first = scripted(longer_judge)
     rec = recipe(tmp_path, f"benchmark.path={pairs_file(tmp_path)}")
-    evaluate.run(rec)
+    eval_stage.run(rec)
     assert len(first.calls) == 12
     again = scripted(longer_judge)
-    m = metrics_of(evaluate.run(rec))
+    m = metrics_of(eval_stage.run(rec))
     assert again.calls == [] and m["engine"]["generated"] == 0 and m["engine"]["cached"] == 12
 
 
 def test_invalid_verdicts_are_counted_not_fatal(tmp_path, scripted):
     scripted(lambda c: "<answer>[[A]]</answer>" if "long" in answers(c)["A"] else "I think A")
-    m = metrics_of(evaluate.run(recipe(tmp_path, f"benchmark.path={pairs_file(tmp_path)}")))
+    m = metrics_of(eval_stage.run(recipe(tmp_path, f"benchmark.path={pairs_file(tmp_path)}")))
     assert 0 < m["diagnostics"]["invalid_rate"] < 1
     assert m["diagnostics"]["invalid_reasons"] == {"no_answer": round(m["diagnostics"]["invalid_rate"] * 12)}
 
@@ -150,7 +150,7 @@ def test_rmb_shared_pairs_are_judged_once_and_bon_needs_every_win(tmp_path, scri
         "limit=1",
         "subsets=BoN_set/Helpfulness/Chat/Discussion,Pairwise_set/Helpfulness/Chat/Discussion",
     )
-    out = evaluate.run(rec)
+    out = eval_stage.run(rec)
     m = metrics_of(out)
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert (
@@ -167,10 +167,10 @@ def test_rmb_shared_pairs_are_judged_once_and_bon_needs_every_win(tmp_path, scri
 def test_eval_compare_mcnemar_counts_and_paired_difference(tmp_path, scripted):
     data = pairs_file(tmp_path)
     scripted(always_a, identity="always-a")
-    run_a = evaluate.run(recipe(tmp_path, f"benchmark.path={data}", name="a"))
+    run_a = eval_stage.run(recipe(tmp_path, f"benchmark.path={data}", name="a"))
     scripted(longer_judge, identity="longer")
-    run_b = evaluate.run(recipe(tmp_path, f"benchmark.path={data}", name="b"))
-    out = evaluate.compare(run_a, run_b, tmp_path / "cmp", resamples=200)
+    run_b = eval_stage.run(recipe(tmp_path, f"benchmark.path={data}", name="b"))
+    out = eval_stage.compare(run_a, run_b, tmp_path / "cmp", resamples=200)
     result = json.loads((out / "compare.json").read_text())
     # A ties everything (never right); B is right on the 4 pairs whose chosen answer is longer
     assert result["mcnemar"] == {"n": 6, "only_a_right": 0, "only_b_right": 4, "p_value": 0.125}
@@ -187,7 +187,7 @@ def test_cli_eval_compare_prints_the_folder(tmp_path, scripted):
     from rmr1_cli.cli import app
 
     scripted(longer_judge)
-    run = evaluate.run(recipe(tmp_path, f"benchmark.path={pairs_file(tmp_path)}"))
+    run = eval_stage.run(recipe(tmp_path, f"benchmark.path={pairs_file(tmp_path)}"))
     result = CliRunner().invoke(app, ["eval-compare", str(run), str(run), "--resamples", "50"])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().endswith("compare-vs-out")
@@ -238,7 +238,7 @@ def test_tiny_model_on_an_rmbench_slice(tmp_path, tiny_model_dir, kind):
             "bootstrap=100",
         ],
     )
-    out = evaluate.run(rec)
+    out = eval_stage.run(rec)
     m = metrics_of(out)
     assert m["n_comparisons"] == 18 and m["n_units"] == 2
     assert set(m["sections"]) == {"chat", "code"} and m["missing_sections"] == ["math", "safety"]

@@ -10,7 +10,8 @@ import pytest
 
 from rmr1_cli.config import GenerationSpec, ModelSpec
 from rmr1_cli.errors import ConfigError, GenerationError, ModelError
-from rmr1_cli.generation import SamplingParams, TransformersGenerator
+from rmr1_cli.generation import SamplingParams
+from rmr1_cli.generation.transformers import TransformersGenerator
 
 CONVERSATIONS = [
     [{"role": "user", "content": "What is 2 + 2?"}],
@@ -36,7 +37,7 @@ def test_batched_greedy_text_equals_one_prompt_at_a_time(generator):
 
 
 def test_judge_prompts_share_their_common_start_and_still_match_one_at_a_time(generator):
-    from rmr1_cli.prompts import load_template
+    from rmr1_cli.judging.prompts import load_template
 
     template = load_template("cor")
     prompts = [template.render(f"Question {i}?", f"answer {i} " * (i + 1), "no") for i in range(4)]
@@ -56,7 +57,7 @@ def test_judge_prompts_share_their_common_start_and_still_match_one_at_a_time(ge
 
 
 def test_both_orders_and_repeated_samples_share_their_longer_starts(generator):
-    from rmr1_cli.prompts import load_template
+    from rmr1_cli.judging.prompts import load_template
 
     template = load_template("cor")
     question = "Explain, step by step, how a bill becomes law in a parliament. " * 3
@@ -83,7 +84,7 @@ def test_both_orders_and_repeated_samples_share_their_longer_starts(generator):
 def test_the_shared_start_is_kept_across_calls_until_the_weights_change(generator):
     import torch
 
-    from rmr1_cli.prompts import load_template
+    from rmr1_cli.judging.prompts import load_template
 
     prompts = [load_template("cor").render(f"Q{i}?", "yes", "no") for i in range(3)]
     params = SamplingParams(max_new_tokens=2)
@@ -161,7 +162,7 @@ def fake_vllm(monkeypatch):
 
 
 def test_vllm_backend_turns_on_prefix_caching_and_seeds_each_row(fake_vllm, tmp_path):
-    from rmr1_cli.backends.vllm import VLLMGenerator
+    from rmr1_cli.generation.vllm import VLLMGenerator
 
     gen = VLLMGenerator.load(ModelSpec(name_or_path=str(tmp_path), dtype="bfloat16"), GenerationSpec())
     assert fake_vllm["llm"]["enable_prefix_caching"] is True and fake_vllm["llm"]["dtype"] == "bfloat16"
@@ -175,7 +176,7 @@ def test_vllm_backend_turns_on_prefix_caching_and_seeds_each_row(fake_vllm, tmp_
 
 
 def test_vllm_backend_without_vllm_says_how_to_install(monkeypatch, tmp_path):
-    from rmr1_cli.backends.vllm import VLLMGenerator
+    from rmr1_cli.generation.vllm import VLLMGenerator
 
     monkeypatch.setitem(sys.modules, "vllm", None)  # import fails
     with pytest.raises(ModelError, match=r"rmr1\[vllm\]"):
@@ -186,7 +187,7 @@ def test_vllm_backend_without_vllm_says_how_to_install(monkeypatch, tmp_path):
 
 
 def test_http_backend_needs_a_url_and_reads_its_key_from_the_environment(monkeypatch):
-    from rmr1_cli.backends.openai import OpenAIGenerator
+    from rmr1_cli.generation.openai import OpenAIGenerator
 
     spec = GenerationSpec(backend="openai", served_model="judge")
     with pytest.raises(ConfigError, match="base_url"):
@@ -203,7 +204,7 @@ def test_http_backend_needs_a_url_and_reads_its_key_from_the_environment(monkeyp
 def test_http_backend_retries_then_fails_with_a_clear_error():
     import socket
 
-    from rmr1_cli.backends.openai import OpenAIGenerator
+    from rmr1_cli.generation.openai import OpenAIGenerator
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

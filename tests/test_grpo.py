@@ -12,14 +12,14 @@ import re
 
 import pytest
 
-from rmr1_cli import judging
-from rmr1_cli.answers import policy_answers
 from rmr1_cli.config import GenerationSpec, GRPORecipe, ModelSpec, PolicyEvalRecipe, load_recipe
 from rmr1_cli.data import PromptRecord
 from rmr1_cli.errors import ConfigError, DataError
 from rmr1_cli.generation import Generation, Generator
-from rmr1_cli.judging import JudgeEngine
-from rmr1_cli.prompts import JudgeTemplate
+from rmr1_cli.generation.answers import policy_answers
+from rmr1_cli.judging import engine as judging
+from rmr1_cli.judging.engine import JudgeEngine
+from rmr1_cli.judging.prompts import JudgeTemplate
 
 TEMPLATE = JudgeTemplate(
     "test", "", "Q: {conversation}\n<A>{answer_a}</A>\n<B>{answer_b}</B>", "cor", "-", "t1"
@@ -127,7 +127,7 @@ def test_grpo_logs_diagnostics_and_evaluates_the_policy(tiny_model_dir, in_tmp_c
             "eval_limit": 3,
         },
     )
-    with caplog.at_level(logging.INFO, logger="rmr1_cli.policy_reward"):
+    with caplog.at_level(logging.INFO, logger="rmr1_cli.rewards.policy"):
         out = grpo.run(recipe)
 
     assert "judge diagnostics" in caplog.text and "swap_flip_rate" in caplog.text

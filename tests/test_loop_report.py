@@ -7,8 +7,8 @@ import json
 import pytest
 
 from rmr1_cli.errors import DataError
-from rmr1_cli.experiment_report import write_experiment_report
-from rmr1_cli.loop_report import collect_rounds, write_loop_report
+from rmr1_cli.reports.experiment import write_experiment_report
+from rmr1_cli.reports.loop import collect_rounds, write_loop_report
 
 
 def _put(path, obj):
@@ -42,9 +42,15 @@ def loop_dir(tmp_path):
     root = tmp_path / "loop"
     _put(root / "round-0" / "eval" / "metrics.json", _eval_metrics(0.40, 0.7))
     r1 = root / "round-1"
-    _put(r1 / "refine" / "metrics.json", {"answers": 128, "selected": 50, "pairs": 48, "verifiable_accuracy": 0.6})
+    _put(
+        r1 / "refine" / "metrics.json",
+        {"answers": 128, "selected": 50, "pairs": 48, "verifiable_accuracy": 0.6},
+    )
     _put(r1 / "distill" / "metrics.json", {"written": 48, "kept_rate": 1.0})
-    _put(r1 / "train-rm" / "metrics.json", {"heldout_before": {"accuracy": 0.4}, "heldout_after": {"accuracy": 0.5}})
+    _put(
+        r1 / "train-rm" / "metrics.json",
+        {"heldout_before": {"accuracy": 0.4}, "heldout_after": {"accuracy": 0.5}},
+    )
     _put(r1 / "eval" / "metrics.json", _eval_metrics(0.55, 0.5))
     _put(r1 / "grpo" / "metrics.json", _grpo_metrics(0.2, 0.4, 0.30, 0.45, 0.6))
     (root / "round-2" / "refine").mkdir(parents=True)  # a round still running: read, mostly empty
@@ -65,7 +71,10 @@ def test_rounds_are_read_in_order_with_their_figures(loop_dir):
 def test_loop_report_writes_table_json_and_plot(loop_dir):
     write_loop_report(loop_dir)
     table = (loop_dir / "loop.md").read_text()
-    assert "| 1 | 50 -> 48 | 48 | 55.0% [45.0, 65.0] | 50.0% | 0.200 -> 0.400 | 60.0% ± 5.0 | 30.0% -> 45.0% |" in table
+    assert (
+        "| 1 | 50 -> 48 | 48 | 55.0% [45.0, 65.0] | 50.0% | 0.200 -> 0.400 | 60.0% ± 5.0 | 30.0% -> 45.0% |"
+        in table
+    )
     assert json.loads((loop_dir / "loop.json").read_text())["rounds"][1]["rm_accuracy"] == 0.55
     assert (loop_dir / "loop.png").stat().st_size > 0
 
@@ -90,28 +99,45 @@ def test_experiment_report_tabulates_both_rms_and_both_policies(tmp_path, loop_d
     _put(root / "synth" / "manifest.json", {"started": "2026-01-01", "git_commit": "abc123"})
 
     results = write_experiment_report(root)
-    assert [r["rm"] for r in results["reward_models"]] == ["reasoning RM (SFT + RLVR)", "scalar RM (Bradley-Terry)"]
+    assert [r["rm"] for r in results["reward_models"]] == [
+        "reasoning RM (SFT + RLVR)",
+        "scalar RM (Bradley-Terry)",
+    ]
     assert results["reward_models"][0]["by_error"] == subsets
-    assert [(p["accuracy_before"], p["accuracy_after"]) for p in results["policies"]] == [(0.3, 0.5), (0.3, 0.2)]
+    assert [(p["accuracy_before"], p["accuracy_after"]) for p in results["policies"]] == [
+        (0.3, 0.5),
+        (0.3, 0.2),
+    ]
     assert len(results["loop_rounds"]) == 3 and results["commit"] == "abc123"
     text = (root / "results.md").read_text()
-    assert "| scalar RM (Bradley-Terry) | 10.0% [0.0, 20.0] | 95.0% [85.0, 105.0] | 90.0% | - | 20.0% | 100.0% |" in text
+    assert (
+        "| scalar RM (Bradley-Terry) | 10.0% [0.0, 20.0] | 95.0% [85.0, 105.0] | 90.0% | - | 20.0% | 100.0% |"
+        in text
+    )
     assert "30.0% -> 50.0% (n=60)" in text and "commit `abc123`" in text
     for png in ("rms.png", "policies.png"):
         assert (root / png).stat().st_size > 0
 
 
 def test_solution_accuracy_reads_each_judgments_own_solution(tmp_path):
-    from rmr1_cli.experiment_report import solution_accuracy
+    from rmr1_cli.reports.experiment import solution_accuracy
 
     pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text(json.dumps({"id": "q1", "prompt": "What is 3 + 4?", "chosen": "7", "rejected": "8", "answer": "7"}))
+    pairs.write_text(
+        json.dumps({"id": "q1", "prompt": "What is 3 + 4?", "chosen": "7", "rejected": "8", "answer": "7"})
+    )
     run = tmp_path / "eval"
     run.mkdir()
     (run / "recipe.yaml").write_text(f"benchmark:\n  path: {pairs}\n")
-    texts = {"k1": "<solution> We get 3 + 4 = 7. The answer is 7.</solution><answer>[[A]]</answer>",
-             "k2": "<solution> We get 3 + 4 = 8. The answer is 8.</solution><answer>[[B]]</answer>"}
-    (run / "judgments.jsonl").write_text("\n".join(json.dumps({"key": k, "text": t}) for k, t in texts.items()))
-    (run / "results.jsonl").write_text(json.dumps({"id": "pairs:q1", "judgments": [{"key": "k1"}, {"key": "k2"}]}))
+    texts = {
+        "k1": "<solution> We get 3 + 4 = 7. The answer is 7.</solution><answer>[[A]]</answer>",
+        "k2": "<solution> We get 3 + 4 = 8. The answer is 8.</solution><answer>[[B]]</answer>",
+    }
+    (run / "judgments.jsonl").write_text(
+        "\n".join(json.dumps({"key": k, "text": t}) for k, t in texts.items())
+    )
+    (run / "results.jsonl").write_text(
+        json.dumps({"id": "pairs:q1", "judgments": [{"key": "k1"}, {"key": "k2"}]})
+    )
     assert solution_accuracy(run) == 0.5
     assert solution_accuracy(tmp_path / "missing") is None

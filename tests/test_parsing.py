@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rmr1_cli.parsing import INVALID_REASONS, parse_judgment
+from rmr1_cli.judging.verdicts import INVALID_REASONS, parse_judgment
 
 CHAT_OUTPUT = """<type>Chat</type>
 <rubric>

@@ -17,13 +17,13 @@ import pytest
 from rmr1_cli.config import JudgeSpec, ModelSpec, RewardSpec
 from rmr1_cli.data import PromptRecord
 from rmr1_cli.errors import ConfigError, DataError
+from rmr1_cli.evaluation.policy import compare_policies, write_outputs
 from rmr1_cli.generation import Generation, Generator, SamplingParams
-from rmr1_cli.judging import JudgeEngine, JudgmentCache
-from rmr1_cli.policy_eval import compare_policies, write_outputs
-from rmr1_cli.policy_reward import JudgeReward, build_policy_rewards, check_reward_spec
-from rmr1_cli.prompts import JudgeTemplate
-from rmr1_cli.rewards import Knockout, bradley_terry
-from rmr1_cli.verifiable import verifiable_reward
+from rmr1_cli.judging.engine import JudgeEngine, JudgmentCache
+from rmr1_cli.judging.prompts import JudgeTemplate
+from rmr1_cli.rewards.adapters import Knockout, bradley_terry
+from rmr1_cli.rewards.policy import JudgeReward, build_policy_rewards, check_reward_spec
+from rmr1_cli.rewards.verifiable import verifiable_reward
 
 TEMPLATE = JudgeTemplate(
     "test", "", "Q: {conversation}\n<A>{answer_a}</A>\n<B>{answer_b}</B>", "cor", "-", "t1"

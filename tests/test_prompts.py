@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from rmr1_cli.errors import ConfigError, DataError
-from rmr1_cli.prompts import available_templates, load_template, render_conversation
+from rmr1_cli.judging.prompts import available_templates, load_template, render_conversation
 
 PLACEHOLDERS = ("{conversation}", "{answer_a}", "{answer_b}")
 

@@ -8,14 +8,15 @@ from collections import Counter
 import pytest
 from scripted_generator import ScriptedGenerator, last_user
 
-from rmr1_cli import data, refining
+from rmr1_cli import data
 from rmr1_cli.config import JudgeSpec, RefineRecipe, load_recipe
 from rmr1_cli.data import PromptRecord
 from rmr1_cli.errors import ConfigError
 from rmr1_cli.generation import SamplingParams
-from rmr1_cli.judging import JudgeEngine
-from rmr1_cli.prompts import load_template
-from rmr1_cli.refining import Case
+from rmr1_cli.judging.engine import JudgeEngine
+from rmr1_cli.judging.prompts import load_template
+from rmr1_cli.loop import refining
+from rmr1_cli.loop.refining import Case
 from rmr1_cli.stages import refine
 
 PARAMS = SamplingParams(max_new_tokens=64)
@@ -183,7 +184,7 @@ def test_judge_rules_need_a_judge(in_tmp_cwd):
 @pytest.mark.slow
 def test_refine_end_to_end_with_the_tiny_model(in_tmp_cwd, tiny_model_dir):
     """Random-weight policy and judge on synthetic prompts: wrong answers become pairs with the reference."""
-    from rmr1_cli import synthetic
+    from rmr1_cli.loop import synthetic
 
     rows = synthetic.generate(
         seed=0, ops=["add"], max_operand=9, max_factor=2, train_prompts=6, test_prompts=0,

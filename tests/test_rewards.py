@@ -3,7 +3,7 @@
 import pytest
 
 from rmr1_cli.errors import DataError
-from rmr1_cli.rewards import format_reward, verdict_reward
+from rmr1_cli.rewards.verdict import format_reward, verdict_reward
 
 CHAT = (
     "<type>Chat</type><rubric>1. Tone 50% 2. Accuracy 50%<justify>a complaint needs both</justify>"

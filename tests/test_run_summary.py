@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rmr1_cli.run_summary import collect, headline, print_summary
+from rmr1_cli.reports.summary import collect, headline, print_summary
 
 SYNTH = {
     "pairs_train": {"rows": 793, "chosen_longer_share": 0.9003783102143758},

@@ -19,14 +19,15 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import ScriptedGenerator, prefer
 
-from rmr1_cli.backends.openai import OpenAIGenerator
 from rmr1_cli.config import GenerationSpec, JudgeSpec, ModelSpec, ServeRecipe
 from rmr1_cli.data import PreferencePair, load_pairs
 from rmr1_cli.errors import GenerationError
-from rmr1_cli.generation import VERDICT_STOP, SamplingParams, TransformersGenerator
-from rmr1_cli.judging import JudgeEngine
-from rmr1_cli.prompts import load_template
-from rmr1_cli.serve import BatchingGenerator, build_server
+from rmr1_cli.generation import VERDICT_STOP, SamplingParams
+from rmr1_cli.generation.openai import OpenAIGenerator
+from rmr1_cli.generation.transformers import TransformersGenerator
+from rmr1_cli.judging.engine import JudgeEngine
+from rmr1_cli.judging.prompts import load_template
+from rmr1_cli.stages.serve import BatchingGenerator, build_server
 
 TOKEN = "tok-test-1234"
 ROOT = Path(__file__).resolve().parents[1]
@@ -237,7 +238,7 @@ def verdict_model(tiny_model_dir, tmp_path_factory) -> Path:
     Random weights never write a verdict; this model writes a valid one, so the comparison covers
     parsing, the stop string and the verdict.
     """
-    from rmr1_cli.tiny import build_scripted_model
+    from rmr1_cli.training.tiny import build_scripted_model
 
     out = tmp_path_factory.mktemp("verdict") / "model"
     return build_scripted_model(tiny_model_dir, out, "<type>Chat</type><answer>[[A]]</answer> A wins")

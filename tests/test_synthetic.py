@@ -9,11 +9,12 @@ from collections import Counter
 
 import pytest
 
-from rmr1_cli import data, synthetic
+from rmr1_cli import data
 from rmr1_cli.config import SynthRecipe, load_recipe
 from rmr1_cli.errors import ConfigError
-from rmr1_cli.parsing import parse_judgment
-from rmr1_cli.verifiable import answer_matches, extract_final_answer
+from rmr1_cli.judging.verdicts import parse_judgment
+from rmr1_cli.loop import synthetic
+from rmr1_cli.rewards.verifiable import answer_matches, extract_final_answer
 
 SETTINGS = dict(
     seed=0,

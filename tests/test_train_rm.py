@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from rmr1_cli import config, data, rewards
-from rmr1_cli.callbacks import RecordedVerdictReward, summarize
+from rmr1_cli import config, data
 from rmr1_cli.config import TrainRMRecipe
-from rmr1_cli.prompts import load_template
+from rmr1_cli.judging.prompts import load_template
+from rmr1_cli.rewards import verdict
 from rmr1_cli.stages import train_rm
+from rmr1_cli.training.callbacks import RecordedVerdictReward, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = ROOT / "data" / "samples" / "pairs.jsonl"
@@ -83,7 +84,7 @@ def test_recorded_reward_is_the_paper_reward_plus_logs(tmp_path):
         log_metric=logged.__setitem__,
         prompts=["..."] * 4,
     )
-    assert scores == rewards.verdict_reward(completions, labels) == [1.0, -1.0, -1.0, 1.0]
+    assert scores == verdict.verdict_reward(completions, labels) == [1.0, -1.0, -1.0, 1.0]
     assert reward.__name__ == "verdict_reward"  # trl's series: rewards/verdict_reward/mean
     assert logged == {"verdict_reward/invalid_rate": 0.25, "verdict_reward/accuracy": 0.5}
     rows = [json.loads(line) for line in (tmp_path / "rollouts.jsonl").read_text().splitlines()]
@@ -93,7 +94,7 @@ def test_recorded_reward_is_the_paper_reward_plus_logs(tmp_path):
 
 
 def test_summary_of_pair_results():
-    from rmr1_cli.judging import PairResult
+    from rmr1_cli.judging.engine import PairResult
 
     def result(outcome, score, consistent, n_valid, n=2):
         return PairResult("p", None, None, outcome, score, consistent, n_valid, n, None, 0)
@@ -187,7 +188,7 @@ def test_reasoning_rm_trains_and_its_logged_reward_is_recomputable(verdict_judge
     rewards_seen = set()
     for entry in steps:
         rows = by_step[entry["step"]]
-        recomputed = rewards.verdict_reward([r["completion"] for r in rows], [r["label"] for r in rows])
+        recomputed = verdict.verdict_reward([r["completion"] for r in rows], [r["label"] for r in rows])
         rewards_seen.update(recomputed)
         assert entry["rewards/verdict_reward/mean"] == pytest.approx(sum(recomputed) / len(recomputed))
         assert entry["reward"] == pytest.approx(sum(recomputed) / len(recomputed))

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from rmr1_cli import config, training
+from rmr1_cli import config
 from rmr1_cli.config import LoraSpec, ModelSpec, SFTRecipe
 from rmr1_cli.errors import ConfigError
+from rmr1_cli.training import arguments, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACES = ROOT / "data" / "samples" / "traces_source.jsonl"
@@ -30,7 +31,7 @@ def test_trl_args_take_trl_names_and_fix_output_dir_and_seed(tmp_path):
     from trl import SFTConfig
 
     recipe = _sft_recipe(tmp_path / "run", learning_rate="3e-4", per_device_train_batch_size=2)
-    args = training.build_trl_args(SFTConfig, recipe)
+    args = arguments.build_trl_args(SFTConfig, recipe)
     assert args.learning_rate == 3e-4  # YAML's "3e-4" string became trl's float
     assert args.per_device_train_batch_size == 2
     assert args.output_dir == str(tmp_path / "run" / "trainer")
@@ -43,7 +44,7 @@ def test_unknown_trl_key_names_the_closest(tmp_path):
     from trl import SFTConfig
 
     with pytest.raises(ConfigError, match="learning_rate"):
-        training.build_trl_args(SFTConfig, _sft_recipe(tmp_path, learnig_rate=1e-4))
+        arguments.build_trl_args(SFTConfig, _sft_recipe(tmp_path, learnig_rate=1e-4))
 
 
 def test_gradient_checkpointing_from_the_model_spec_is_non_reentrant(tmp_path):
@@ -52,7 +53,7 @@ def test_gradient_checkpointing_from_the_model_spec_is_non_reentrant(tmp_path):
     recipe = SFTRecipe(
         output_dir=str(tmp_path), model=ModelSpec(name_or_path="m", gradient_checkpointing=True)
     )
-    args = training.build_trl_args(SFTConfig, recipe)
+    args = arguments.build_trl_args(SFTConfig, recipe)
     assert args.activation_checkpointing is True and args.gradient_checkpointing is True
     assert args.activation_checkpointing_kwargs == {"use_reentrant": False}
 
@@ -62,10 +63,10 @@ def test_missing_logger_is_a_config_error(monkeypatch):
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match="pip install tensorboard"):
-        training.check_report_to("tensorboard")
+        arguments.check_report_to("tensorboard")
     with pytest.raises(ConfigError, match="WANDB_API_KEY"):
-        training.check_report_to(["wandb"])
-    training.check_report_to("none")
+        arguments.check_report_to(["wandb"])
+    arguments.check_report_to("none")
 
 
 def test_vllm_without_a_gpu_is_a_config_error(tmp_path):
@@ -75,22 +76,22 @@ def test_vllm_without_a_gpu_is_a_config_error(tmp_path):
         output_dir=str(tmp_path), model=ModelSpec(name_or_path="m"), trainer={"use_vllm": True}
     )
     with pytest.raises(ConfigError, match="use_vllm"):
-        training.build_trl_args(GRPOConfig, recipe)
+        arguments.build_trl_args(GRPOConfig, recipe)
 
 
 def test_qlora_needs_lora_and_a_gpu():
     with pytest.raises(ConfigError, match="lora.enabled"):
-        training.peft_config(LoraSpec(enabled=False, load_in_4bit=True))
+        arguments.peft_config(LoraSpec(enabled=False, load_in_4bit=True))
     with pytest.raises(ConfigError, match="CUDA"):
-        training.quantization_config(LoraSpec(enabled=True, load_in_4bit=True))
-    assert training.quantization_config(LoraSpec(enabled=True)) is None
+        arguments.quantization_config(LoraSpec(enabled=True, load_in_4bit=True))
+    assert arguments.quantization_config(LoraSpec(enabled=True)) is None
 
 
 def test_lora_config_from_the_recipe():
-    lora = training.peft_config(LoraSpec(enabled=True, r=4, alpha=8, target_modules=["q_proj", "v_proj"]))
+    lora = arguments.peft_config(LoraSpec(enabled=True, r=4, alpha=8, target_modules=["q_proj", "v_proj"]))
     assert (lora.r, lora.lora_alpha, sorted(lora.target_modules)) == (4, 8, ["q_proj", "v_proj"])
-    assert training.peft_config(LoraSpec(enabled=True)).target_modules == "all-linear"
-    assert training.peft_config(LoraSpec()) is None
+    assert arguments.peft_config(LoraSpec(enabled=True)).target_modules == "all-linear"
+    assert arguments.peft_config(LoraSpec()) is None
 
 
 # ---- resuming --------------------------------------------------------------------------------------
@@ -103,20 +104,20 @@ class _Args:
 
 
 def test_resume_target(tmp_path):
-    assert training.resume_target(_Args(tmp_path, None)) is None
-    assert training.resume_target(_Args(tmp_path, "false")) is None
+    assert runner.resume_target(_Args(tmp_path, None)) is None
+    assert runner.resume_target(_Args(tmp_path, "false")) is None
     with pytest.raises(ConfigError, match="save_strategy=steps"):
-        training.resume_target(_Args(tmp_path, "latest"))
+        runner.resume_target(_Args(tmp_path, "latest"))
     for step in (2, 10):
         (tmp_path / f"checkpoint-{step}").mkdir()
         (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
-    assert training.resume_target(_Args(tmp_path, "latest")) == str(tmp_path / "checkpoint-10")
-    assert training.resume_target(_Args(tmp_path, "True")) == str(tmp_path / "checkpoint-10")
-    assert training.resume_target(_Args(tmp_path, str(tmp_path / "checkpoint-2"))) == str(
+    assert runner.resume_target(_Args(tmp_path, "latest")) == str(tmp_path / "checkpoint-10")
+    assert runner.resume_target(_Args(tmp_path, "True")) == str(tmp_path / "checkpoint-10")
+    assert runner.resume_target(_Args(tmp_path, str(tmp_path / "checkpoint-2"))) == str(
         tmp_path / "checkpoint-2"
     )
     with pytest.raises(ConfigError, match="not a checkpoint"):
-        training.resume_target(_Args(tmp_path, str(tmp_path)))
+        runner.resume_target(_Args(tmp_path, str(tmp_path)))
 
 
 def _logged_steps(run: Path, key: str = "loss") -> list[int]:
@@ -202,7 +203,7 @@ def test_lora_sft_trains_and_saves_merged_or_as_adapter(tiny_model_dir, in_tmp_c
     adapter_dir = run("adapter", False)
     assert (adapter_dir / "adapter_config.json").is_file()
     # merging the saved adapter into a fresh load of the base (the QLoRA / sharded path) is exact
-    out = training.merge_adapter(
+    out = runner.merge_adapter(
         adapter_dir, Path("merged-from-disk"), ModelSpec(name_or_path=str(tiny_model_dir))
     )
     ids = torch.tensor([[5, 6, 7, 8, 9]])
@@ -243,9 +244,9 @@ def test_shipped_training_recipes_build_trl_configs(path):
         cls = GRPOConfig if recipe.method == "reasoning" else RewardConfig
     trainer = {k: v for k, v in recipe.trainer.items() if k not in GPU_ONLY}
     recipe = dataclasses.replace(recipe, trainer=trainer, output_dir="/tmp/rmr1-recipe-check")
-    args = training.build_trl_args(cls, recipe)
+    args = arguments.build_trl_args(cls, recipe)
     assert args.learning_rate == float(recipe.trainer["learning_rate"])
-    training.peft_config(recipe.lora)
+    arguments.peft_config(recipe.lora)
 
 
 def test_sharding_engines_on_the_cpu_are_refused(tmp_path, monkeypatch):
@@ -257,4 +258,4 @@ def test_sharding_engines_on_the_cpu_are_refused(tmp_path, monkeypatch):
         pytest.skip("on a GPU machine FSDP and DeepSpeed are real")
     monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
     with pytest.raises(ConfigError, match="cpu-ddp.yaml"):
-        training.build_trl_args(SFTConfig, _sft_recipe(tmp_path))
+        arguments.build_trl_args(SFTConfig, _sft_recipe(tmp_path))

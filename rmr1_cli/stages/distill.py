@@ -22,14 +22,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rmr1_cli import data, distilling
-from rmr1_cli.artifacts import RunDir
+from rmr1_cli import data
 from rmr1_cli.config import DistillRecipe
 from rmr1_cli.console import console, summary_table
-from rmr1_cli.distilling import Outcome, Task, pass_metrics, trace_row
 from rmr1_cli.errors import ConfigError
 from rmr1_cli.generation import VERDICT_STOP, Generation, Generator, SamplingParams
-from rmr1_cli.prompts import JudgeTemplate, render_conversation
+from rmr1_cli.judging.prompts import JudgeTemplate, render_conversation
+from rmr1_cli.loop import distilling
+from rmr1_cli.loop.distilling import Outcome, Task, pass_metrics, trace_row
+from rmr1_cli.run_dir import RunDir
 
 
 @dataclass
@@ -96,7 +97,7 @@ class GoldTraces(Generator):
     identity = "synthetic-gold-traces"
 
     def __init__(self, tasks: list[Task], template: JudgeTemplate):
-        from rmr1_cli import synthetic
+        from rmr1_cli.loop import synthetic
 
         self.table = {}
         for task in tasks:
@@ -129,8 +130,8 @@ def _generate(teacher: Generator, conversations: list[list[dict]], params: Sampl
 
 def run(recipe: DistillRecipe) -> Path:
     from rmr1_cli.generation import build_generator
-    from rmr1_cli.generation_cache import CachedGenerator
-    from rmr1_cli.prompts import load_template
+    from rmr1_cli.generation.cache import CachedGenerator
+    from rmr1_cli.judging.prompts import load_template
 
     template = load_template(recipe.template)
     hint = _read_hint(recipe.hint_file)

@@ -14,12 +14,13 @@ import dataclasses
 import json
 from pathlib import Path
 
-from rmr1_cli import data, training
-from rmr1_cli.artifacts import RunDir
+from rmr1_cli import data
 from rmr1_cli.config import GenerationSpec, GRPORecipe, JudgeSetup, PolicyEvalRecipe
 from rmr1_cli.console import console, summary_table
 from rmr1_cli.errors import ConfigError, DataError
-from rmr1_cli.plots import plot_training_curves
+from rmr1_cli.reports.plots import plot_training_curves
+from rmr1_cli.run_dir import RunDir
+from rmr1_cli.training import arguments, runner
 
 CURVES = [
     "reward",
@@ -43,7 +44,7 @@ DIAGNOSTICS = [
 
 
 def run(recipe: GRPORecipe) -> Path:
-    from rmr1_cli.policy_reward import check_reward_spec
+    from rmr1_cli.rewards.policy import check_reward_spec
 
     reward = recipe.reward
     prompts = data.load_prompts(recipe.prompts_file, limit=recipe.limit)
@@ -60,13 +61,13 @@ def run(recipe: GRPORecipe) -> Path:
             "reward.reference=column); add the column or set reward.reference=baseline"
         )
     # checks done: now the heavy imports (trl takes seconds)
-    training.seed_everything(recipe.seed)
+    runner.seed_everything(recipe.seed)
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
     from rmr1_cli import models
-    from rmr1_cli.answers import policy_answers
-    from rmr1_cli.policy_reward import build_policy_rewards
+    from rmr1_cli.generation.answers import policy_answers
+    from rmr1_cli.rewards.policy import build_policy_rewards
 
     run_dir = RunDir.create("grpo", recipe)
     run_dir.record_input("prompts_file", recipe.prompts_file)
@@ -100,32 +101,32 @@ def run(recipe: GRPORecipe) -> Path:
     ]
 
     rewards = build_policy_rewards(reward, out_dir=run_dir.path, seed=recipe.seed, has_answers=has_answers)
-    args = training.build_trl_args(
+    args = arguments.build_trl_args(
         GRPOConfig,
         recipe,
         fixed={
-            "model_init_kwargs": training.model_init_kwargs(recipe.model),
+            "model_init_kwargs": arguments.model_init_kwargs(recipe.model),
             "reward_weights": rewards.weights,
         },
     )
-    training.write_trl_args(args, run_dir.path)
+    runner.write_trl_args(args, run_dir.path)
     trainer = GRPOTrainer(
         model=recipe.model.name_or_path,
         reward_funcs=rewards.funcs,
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
-        peft_config=training.peft_config(recipe.lora),
-        quantization_config=training.quantization_config(recipe.lora, recipe.model),
+        peft_config=arguments.peft_config(recipe.lora),
+        quantization_config=arguments.quantization_config(recipe.lora, recipe.model),
     )
-    training.train(trainer)  # resumes from trainer.resume_from_checkpoint when the recipe names one
-    model_dir = training.save_final_model(trainer, tokenizer, run_dir.path, recipe.lora, base=recipe.model)
+    runner.train(trainer)  # resumes from trainer.resume_from_checkpoint when the recipe names one
+    model_dir = runner.save_final_model(trainer, tokenizer, run_dir.path, recipe.lora, base=recipe.model)
     if not trainer.is_world_process_zero():
         return run_dir.path
-    history, summary = training.history_metrics(trainer)
+    history, summary = runner.history_metrics(trainer)
     del trainer  # free the policy and its optimizer before the evaluation loads two policies
 
-    training.write_history(history, run_dir.path)
+    runner.write_history(history, run_dir.path)
     curves = plot_training_curves(history, CURVES, run_dir.path / "curves.png", "rmr1 grpo")
     diagnostics_png = plot_training_curves(
         history, DIAGNOSTICS, run_dir.path / "diagnostics.png", "rmr1 grpo: reward-hacking diagnostics"
@@ -208,7 +209,7 @@ def _trend(history: list[dict], key: str) -> dict[str, float | int | None]:
 
 def _step_correlation(history: list[dict], x: str, y: str) -> float | None:
     """Correlation of two logged series over the steps: a reward that rises with length is suspect."""
-    from rmr1_cli.reward_diagnostics import pearson
+    from rmr1_cli.rewards.diagnostics import pearson
 
     steps = [h for h in history if x in h and y in h]
     return pearson([float(h[x]) for h in steps], [float(h[y]) for h in steps])

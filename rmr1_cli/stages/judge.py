@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from rmr1_cli import data
-from rmr1_cli.artifacts import RunDir
 from rmr1_cli.config import JudgeRecipe
 from rmr1_cli.console import summary_table
-from rmr1_cli.judging import PairResult, build_engine
+from rmr1_cli.judging.engine import PairResult, build_engine
+from rmr1_cli.run_dir import RunDir
 
 
 def run(recipe: JudgeRecipe) -> Path:

@@ -12,18 +12,18 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from rmr1_cli import data
-from rmr1_cli.answers import policy_answers
-from rmr1_cli.artifacts import RunDir
 from rmr1_cli.config import JudgeSetup, PolicyEvalRecipe
 from rmr1_cli.console import summary_table
 from rmr1_cli.errors import ConfigError
-from rmr1_cli.judging import JudgeEngine
+from rmr1_cli.generation.answers import policy_answers
+from rmr1_cli.judging.engine import JudgeEngine
+from rmr1_cli.run_dir import RunDir
 
 
 def run(recipe: PolicyEvalRecipe, *, engines: Mapping[str, JudgeEngine] | None = None) -> Path:
     """``engines`` lets ``grpo`` hand over the judge it already holds (by judge name)."""
-    from rmr1_cli.judging import build_engine
-    from rmr1_cli.policy_eval import compare_policies, write_outputs
+    from rmr1_cli.evaluation.policy import compare_policies, write_outputs
+    from rmr1_cli.judging.engine import build_engine
 
     engines = dict(engines or {})
     for key in ("policy", "baseline"):
@@ -75,7 +75,7 @@ def run(recipe: PolicyEvalRecipe, *, engines: Mapping[str, JudgeEngine] | None =
 
 def _with_cache(engine: JudgeEngine, cache_path: Path) -> JudgeEngine:
     """The same loaded judge with another cache file, so that rerunning this stage alone resumes."""
-    from rmr1_cli.judging import JudgmentCache
+    from rmr1_cli.judging.engine import JudgmentCache
 
     return JudgeEngine(
         engine.generator,

@@ -24,16 +24,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from rmr1_cli import data, refining
-from rmr1_cli.artifacts import RunDir
+from rmr1_cli import data
 from rmr1_cli.config import RefineRecipe
 from rmr1_cli.console import console, summary_table
 from rmr1_cli.data import PreferencePair, PromptRecord, as_messages, stable_id
 from rmr1_cli.errors import ConfigError
 from rmr1_cli.generation import Generator, SamplingParams
-from rmr1_cli.prompts import render_conversation
-from rmr1_cli.refining import Case, Refined
-from rmr1_cli.verifiable import answer_matches
+from rmr1_cli.judging.prompts import render_conversation
+from rmr1_cli.loop import refining
+from rmr1_cli.loop.refining import Case, Refined
+from rmr1_cli.rewards.verifiable import answer_matches
+from rmr1_cli.run_dir import RunDir
 
 
 def sample_answers(
@@ -142,8 +143,8 @@ def _generate(generator: Generator, conversations, params, description):
 
 def run(recipe: RefineRecipe) -> Path:
     from rmr1_cli.generation import build_generator
-    from rmr1_cli.generation_cache import CachedGenerator
-    from rmr1_cli.judging import build_engine
+    from rmr1_cli.generation.cache import CachedGenerator
+    from rmr1_cli.judging.engine import build_engine
 
     # the judge runs for its rules, and for the critique a rewriting teacher reads when a judge is given
     needs_judge = any(rule in refining.JUDGE_RULES for rule in recipe.select) or bool(

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rmr1_cli import data, training
-from rmr1_cli.artifacts import RunDir
+from rmr1_cli import data
 from rmr1_cli.config import SFTRecipe
 from rmr1_cli.console import console, summary_table
 from rmr1_cli.errors import DataError
+from rmr1_cli.run_dir import RunDir
+from rmr1_cli.training import arguments, runner
 
 CURVES = ["loss", "eval_loss", "mean_token_accuracy", "learning_rate"]
 
@@ -36,7 +37,7 @@ def load_sft_rows(path: str, template_name: str, limit: int | None) -> list[dict
     if "messages" in first[1]:
         rows = data.load_traces(path, limit=limit)
         return [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in rows]
-    from rmr1_cli.prompts import load_template
+    from rmr1_cli.judging.prompts import load_template
 
     template = load_template(template_name)
     rows = data.load_trace_sources(path, limit=limit)
@@ -67,7 +68,7 @@ def run(recipe: SFTRecipe) -> Path:
 
     from rmr1_cli import models
 
-    training.seed_everything(recipe.seed)
+    runner.seed_everything(recipe.seed)
     rows = load_sft_rows(recipe.train_file, recipe.template, recipe.limit)
     mixed = {path: load_sft_rows(path, recipe.template, None) for path in recipe.mix_files}
     rows += [row for extra in mixed.values() for row in extra]
@@ -80,11 +81,11 @@ def run(recipe: SFTRecipe) -> Path:
 
     tokenizer = models.load_tokenizer(recipe.model, padding_side="right")
     models.require_chat_template(tokenizer, recipe.model)
-    fixed = {"model_init_kwargs": training.model_init_kwargs(recipe.model)}
+    fixed = {"model_init_kwargs": arguments.model_init_kwargs(recipe.model)}
     if eval_rows and "eval_strategy" not in recipe.trainer:
         fixed["eval_strategy"] = "epoch"
-    args = training.build_trl_args(SFTConfig, recipe, fixed=fixed)
-    training.write_trl_args(args, run_dir.path)
+    args = arguments.build_trl_args(SFTConfig, recipe, fixed=fixed)
+    runner.write_trl_args(args, run_dir.path)
     rows, n_over = apply_length_policy(rows, tokenizer, args.max_length, recipe.over_length)
     if not rows:
         raise DataError(
@@ -101,15 +102,15 @@ def run(recipe: SFTRecipe) -> Path:
         train_dataset=Dataset.from_list(rows),
         eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
         processing_class=tokenizer,
-        peft_config=training.peft_config(recipe.lora),
-        quantization_config=training.quantization_config(recipe.lora, recipe.model),
+        peft_config=arguments.peft_config(recipe.lora),
+        quantization_config=arguments.quantization_config(recipe.lora, recipe.model),
     )
-    training.train(trainer)
-    model_dir = training.save_final_model(trainer, tokenizer, run_dir.path, recipe.lora, base=recipe.model)
+    runner.train(trainer)
+    model_dir = runner.save_final_model(trainer, tokenizer, run_dir.path, recipe.lora, base=recipe.model)
     if not trainer.is_world_process_zero():
         return run_dir.path
 
-    summary, plot = training.record_training(trainer, run_dir.path, CURVES, "loss.png", "rmr1 sft")
+    summary, plot = runner.record_training(trainer, run_dir.path, CURVES, "loss.png", "rmr1 sft")
     metrics = summary | {
         "examples": len(rows),
         "mixed_in": {path: len(extra) for path, extra in mixed.items()},

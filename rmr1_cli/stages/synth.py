@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from rmr1_cli import data, synthetic
-from rmr1_cli.artifacts import RunDir
+from rmr1_cli import data
 from rmr1_cli.config import SynthRecipe
 from rmr1_cli.console import summary_table
+from rmr1_cli.loop import synthetic
+from rmr1_cli.run_dir import RunDir
 
 LOADERS = {
     "prompts_train": data.load_prompts,

@@ -2,7 +2,7 @@
 
 ``method: reasoning`` (RM-R1 stage 2, RLVR): trl's GRPOTrainer on pairs rendered with the judge
 template. The reward is the paper's: +1 when the final verdict tag is the correct one and the other is
-absent, else -1 (``rewards.verdict_reward``, the same parser as evaluation); ``format_reward_weight > 0``
+absent, else -1 (``verdict.verdict_reward``, the same parser as evaluation); ``format_reward_weight > 0``
 adds a small Chain-of-Rubrics shaping term. With ``both_orders`` each pair is shown twice (chosen as A,
 then as B), so labels are exactly balanced; without it each pair gets one slot, alternating from the seed.
 Prompts longer than ``max_prompt_length`` tokens are dropped and counted (trl has no prompt limit).
@@ -24,12 +24,13 @@ import dataclasses
 import random
 from pathlib import Path
 
-from rmr1_cli import config, data, training
-from rmr1_cli.artifacts import RunDir
+from rmr1_cli import config, data
 from rmr1_cli.config import TrainRMRecipe
 from rmr1_cli.console import console, summary_table
 from rmr1_cli.data import PreferencePair
 from rmr1_cli.errors import ConfigError, DataError
+from rmr1_cli.run_dir import RunDir
+from rmr1_cli.training import arguments, runner
 
 CURVES = [
     "reward",
@@ -78,7 +79,7 @@ def drop_long_prompts(rows: list[dict], tokenizer, max_tokens: int) -> tuple[lis
 def run(recipe: TrainRMRecipe) -> Path:
     defaults = config.RM_GRPO_DEFAULTS if recipe.method == "reasoning" else config.RM_SCALAR_DEFAULTS
     recipe = dataclasses.replace(recipe, trainer={**defaults, **recipe.trainer})
-    training.seed_everything(recipe.seed)
+    runner.seed_everything(recipe.seed)
     pairs = data.load_pairs(recipe.train_file, limit=recipe.limit)
     eval_pairs = data.load_pairs(recipe.eval_file, limit=recipe.eval_limit) if recipe.eval_file else []
     if recipe.eval_every_steps < 0:
@@ -95,14 +96,14 @@ def run(recipe: TrainRMRecipe) -> Path:
     else:
         trainer, tokenizer, extra, heldout = _train_scalar(recipe, pairs, eval_pairs, run_dir.path)
         task = "seq_cls"
-    model_dir = training.save_final_model(
+    model_dir = runner.save_final_model(
         trainer, tokenizer, run_dir.path, recipe.lora, base=recipe.model, task=task
     )
     if not trainer.is_world_process_zero():
         return run_dir.path
 
     title = f"rmr1 train-rm ({recipe.method})"
-    summary, plot = training.record_training(trainer, run_dir.path, CURVES, "curves.png", title)
+    summary, plot = runner.record_training(trainer, run_dir.path, CURVES, "curves.png", title)
     before, after = heldout
     metrics = summary | extra | {"method": recipe.method, "heldout_before": before, "heldout_after": after}
     table = {
@@ -123,9 +124,10 @@ def _train_reasoning(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
-    from rmr1_cli import models, rewards
-    from rmr1_cli.callbacks import HeldoutJudgeCallback, RecordedVerdictReward, rollouts_path
-    from rmr1_cli.prompts import load_template
+    from rmr1_cli import models
+    from rmr1_cli.judging.prompts import load_template
+    from rmr1_cli.rewards import verdict
+    from rmr1_cli.training.callbacks import HeldoutJudgeCallback, RecordedVerdictReward, rollouts_path
 
     template = load_template(recipe.template)
     tokenizer = models.load_tokenizer(recipe.model, padding_side="left")
@@ -141,17 +143,17 @@ def _train_reasoning(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path):
             f"dropped {dropped} prompts longer than max_prompt_length={recipe.max_prompt_length}",
             style="yellow",
         )
-    fixed: dict = {"model_init_kwargs": training.model_init_kwargs(recipe.model)}
+    fixed: dict = {"model_init_kwargs": arguments.model_init_kwargs(recipe.model)}
     if recipe.format_reward_weight > 0:
         fixed["reward_weights"] = [1.0, recipe.format_reward_weight]
-    args = training.build_trl_args(GRPOConfig, recipe, fixed=fixed)
-    training.write_trl_args(args, out_dir)
+    args = arguments.build_trl_args(GRPOConfig, recipe, fixed=fixed)
+    runner.write_trl_args(args, out_dir)
     rollouts = rollouts_path(out_dir, args.process_index) if recipe.log_rollouts else None
-    if rollouts is not None and not training.resume_target(args):
+    if rollouts is not None and not runner.resume_target(args):
         rollouts.unlink(missing_ok=True)  # a fresh run starts a fresh record; a resumed one appends
     reward_funcs = [RecordedVerdictReward(rollouts)]
     if recipe.format_reward_weight > 0:
-        reward_funcs.append(rewards.format_reward)
+        reward_funcs.append(verdict.format_reward)
     heldout = HeldoutJudgeCallback(
         eval_pairs,
         tokenizer,
@@ -166,12 +168,12 @@ def _train_reasoning(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path):
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
-        peft_config=training.peft_config(recipe.lora),
-        quantization_config=training.quantization_config(recipe.lora, recipe.model),
+        peft_config=arguments.peft_config(recipe.lora),
+        quantization_config=arguments.quantization_config(recipe.lora, recipe.model),
         callbacks=[heldout] if eval_pairs else None,
     )
     heldout.bind(trainer)
-    training.train(trainer)
+    runner.train(trainer)
     labels = [r["label"] for r in rows]
     extra = {
         "rows": len(rows),
@@ -189,18 +191,18 @@ def _train_scalar(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path):
     from trl import RewardConfig, RewardTrainer
 
     from rmr1_cli import models
-    from rmr1_cli.callbacks import EvaluateAtStartCallback
+    from rmr1_cli.training.callbacks import EvaluateAtStartCallback
 
     tokenizer = models.load_tokenizer(recipe.model, padding_side="right")
     models.require_chat_template(tokenizer, recipe.model)
-    init = training.model_init_kwargs(recipe.model) | {"num_labels": 1}
+    init = arguments.model_init_kwargs(recipe.model) | {"num_labels": 1}
     fixed: dict = {"model_init_kwargs": init}
     if eval_pairs and "eval_strategy" not in recipe.trainer:
         fixed["eval_strategy"] = "steps" if recipe.eval_every_steps else "epoch"
         if recipe.eval_every_steps:
             fixed["eval_steps"] = recipe.eval_every_steps
-    args = training.build_trl_args(RewardConfig, recipe, fixed=fixed)
-    training.write_trl_args(args, out_dir)
+    args = arguments.build_trl_args(RewardConfig, recipe, fixed=fixed)
+    runner.write_trl_args(args, out_dir)
     at_start = EvaluateAtStartCallback()
     trainer = RewardTrainer(
         model=recipe.model.name_or_path,
@@ -208,14 +210,14 @@ def _train_scalar(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path):
         train_dataset=Dataset.from_list(preference_rows(pairs)),
         eval_dataset=Dataset.from_list(preference_rows(eval_pairs)) if eval_pairs else None,
         processing_class=tokenizer,
-        peft_config=training.peft_config(recipe.lora, task_type="SEQ_CLS"),
-        quantization_config=training.quantization_config(recipe.lora, recipe.model),
+        peft_config=arguments.peft_config(recipe.lora, task_type="SEQ_CLS"),
+        quantization_config=arguments.quantization_config(recipe.lora, recipe.model),
         callbacks=[at_start] if eval_pairs else None,
     )
     at_start.bind(trainer)
     if trainer.model.config.pad_token_id is None:
         trainer.model.config.pad_token_id = tokenizer.pad_token_id
-    training.train(trainer)
+    runner.train(trainer)
     if not eval_pairs:
         return trainer, tokenizer, {"rows": len(pairs)}, (None, None)
     before = _pairwise(at_start.metrics) if at_start.metrics else None

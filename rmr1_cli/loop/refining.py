@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rmr1_cli.data import stable_id
-from rmr1_cli.parsing import parse_judgment
-from rmr1_cli.verifiable import answer_matches
+from rmr1_cli.judging.verdicts import parse_judgment
+from rmr1_cli.rewards.verifiable import answer_matches
 
 RULES = ("lost", "low_reward", "wrong_answer")
 JUDGE_RULES = ("lost", "low_reward")

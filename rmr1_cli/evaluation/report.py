@@ -35,10 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from rmr1_cli import benchmarks, eval_stats
 from rmr1_cli.console import console, grid_table
 from rmr1_cli.data import write_json, write_text
 from rmr1_cli.errors import DataError
+from rmr1_cli.evaluation import benchmarks
+from rmr1_cli.evaluation import stats as eval_stats
 
 UNITS = {"pairs": "pair", "rewardbench": "pair", "rm-bench": "prompt", "rmb": "pair (BoN: item)"}
 LENGTH_EDGES = (-1.0, -0.5, -0.2, -0.05, 0.05, 0.2, 0.5, 1.0)
@@ -274,7 +275,7 @@ def print_tables(metrics: Mapping, title: str) -> None:
 
 
 def write_plots(out_dir: Path, metrics: Mapping, title: str) -> list[Path]:
-    from rmr1_cli import plots
+    from rmr1_cli.reports import plots
 
     base = metrics["baselines"]["length_only"]
     entries = [

@@ -11,7 +11,7 @@ batching, deduplication and the judgment cache work across the whole GRPO step. 
 - ``round_robin``: every pair inside a prompt's group; reward = win rate, or Bradley-Terry strength.
 - ``knockout``: a single-elimination bracket inside the group, n - 1 comparisons.
 
-A win counts only when it survives the A/B swap (``rewards.swap_safe_score``); ``judge.samples`` gives
+A win counts only when it survives the A/B swap (``adapters.swap_safe_score``); ``judge.samples`` gives
 k votes per order. Group-relative adapters average 0.5 (or 0) per group by construction, so their mean
 reward cannot show progress: watch the verifiable reward or run a policy evaluation instead.
 
@@ -31,19 +31,19 @@ from typing import Any
 from rmr1_cli.config import RewardSpec
 from rmr1_cli.data import Conversation, PreferencePair, append_jsonl, stable_id
 from rmr1_cli.errors import ConfigError, DataError
-from rmr1_cli.judging import JudgeEngine, PairResult
-from rmr1_cli.reward_diagnostics import pearson, rate, verifiable_agreement
-from rmr1_cli.rewards import (
+from rmr1_cli.judging.engine import JudgeEngine, PairResult
+from rmr1_cli.rewards.adapters import (
     TIE,
     Knockout,
     bradley_terry,
-    completion_text,
     contiguous_groups,
     round_robin_pairs,
     round_robin_win_rate,
     swap_safe_score,
 )
-from rmr1_cli.verifiable import is_correct, verifiable_reward
+from rmr1_cli.rewards.diagnostics import pearson, rate, verifiable_agreement
+from rmr1_cli.rewards.verdict import completion_text
+from rmr1_cli.rewards.verifiable import is_correct, verifiable_reward
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ class JudgeReward:
 
 
 def swap_safe_win(result: PairResult) -> float:
-    """The ``chosen`` answer's swap-safe score from one engine result (see ``rewards.swap_safe_score``)."""
+    """The ``chosen`` answer's swap-safe score from one engine result (see ``adapters.swap_safe_score``)."""
     return swap_safe_score(result.p_chosen, result.consistent)
 
 
@@ -377,7 +377,7 @@ def check_reward_spec(spec: RewardSpec, *, has_answers: bool) -> None:
 def build_policy_rewards(spec: RewardSpec, *, out_dir: Path, seed: int, has_answers: bool) -> PolicyRewards:
     """The weighted reward functions of a recipe. The verifiable reward is tracked (weight 0) whenever
     prompts have answers, so ``rewards/verifiable_reward/mean`` (accuracy) is logged every step."""
-    from rmr1_cli.judging import build_engine
+    from rmr1_cli.judging.engine import build_engine
 
     check_reward_spec(spec, has_answers=has_answers)
     rewards = PolicyRewards()
@@ -396,7 +396,7 @@ def build_policy_rewards(spec: RewardSpec, *, out_dir: Path, seed: int, has_answ
         rewards.funcs.append(rewards.judge)
         rewards.weights.append(spec.judge_weight)
     if spec.scalar_weight:
-        from rmr1_cli.scoring import ScalarScorer
+        from rmr1_cli.evaluation.scalar import ScalarScorer
 
         rewards.funcs.append(ScalarReward(ScalarScorer(spec.scalar_model)))
         rewards.weights.append(spec.scalar_weight)

@@ -40,7 +40,7 @@ from rmr1_cli.config import ServeRecipe
 from rmr1_cli.data import PreferencePair, stable_id
 from rmr1_cli.errors import ConfigError, Rmr1Error
 from rmr1_cli.generation import VERDICT_STOP, Generation, Generator, SamplingParams
-from rmr1_cli.judging import JudgeEngine, JudgmentCache, PairResult
+from rmr1_cli.judging.engine import JudgeEngine, JudgmentCache, PairResult
 
 log = logging.getLogger(__name__)
 
@@ -513,8 +513,8 @@ def _default_name(name_or_path: str) -> str:
 def build_server(recipe: ServeRecipe, generator: Generator | None = None) -> JudgeServer:
     """Everything ``rmr1 serve`` runs, bound but not yet serving (tests pass a scripted generator)."""
     from rmr1_cli.generation import build_generator
-    from rmr1_cli.judging import check_settings
-    from rmr1_cli.prompts import load_template
+    from rmr1_cli.judging.engine import check_settings
+    from rmr1_cli.judging.prompts import load_template
 
     token = None
     if recipe.api_key_env:

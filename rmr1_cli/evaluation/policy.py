@@ -2,7 +2,7 @@
 prompt is judged against the initial policy's answer, in both A/B orders, by the RM (and a second
 judge when given), plus verifiable accuracy where prompts have an ``answer``.
 
-A win counts only when it survives the A/B swap, as in training (``rewards.swap_safe_score``); two
+A win counts only when it survives the A/B swap, as in training (``adapters.swap_safe_score``); two
 identical answers tie without a judgment. The report is ``metrics.json``, ``report.md``,
 ``policy_eval.png`` and ``answers.jsonl`` (every prompt's two answers and each judge's score).
 """
@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from rmr1_cli.data import PreferencePair, PromptRecord, stable_id, write_jsonl, write_text
-from rmr1_cli.judging import JudgeEngine
-from rmr1_cli.reward_diagnostics import rate
-from rmr1_cli.rewards import TIE, swap_safe_score
-from rmr1_cli.verifiable import is_correct
+from rmr1_cli.judging.engine import JudgeEngine
+from rmr1_cli.rewards.adapters import TIE, swap_safe_score
+from rmr1_cli.rewards.diagnostics import rate
+from rmr1_cli.rewards.verifiable import is_correct
 
 EXAMPLES_IN_REPORT = 3
 

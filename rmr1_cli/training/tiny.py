@@ -98,7 +98,7 @@ def build_tiny_model(
 
 def _corpus(files: Iterable[str | Path]) -> Iterable[str]:
     """The project's own text: sample data, prompt templates, and a few lines of plain English."""
-    from rmr1_cli import prompts
+    from rmr1_cli.judging import prompts
 
     yield from _BASE_TEXT
     for name in prompts.available_templates():

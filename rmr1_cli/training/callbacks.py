@@ -23,9 +23,9 @@ from typing import Any
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
-from rmr1_cli import rewards
 from rmr1_cli.config import GenerationSpec, JudgeSpec
 from rmr1_cli.data import PreferencePair, append_jsonl
+from rmr1_cli.rewards import verdict
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +159,10 @@ class EvaluateAtStartCallback(TrainerCallback):
 
 def judge_pairs(model, tokenizer, pairs, generation: GenerationSpec, judge: JudgeSpec, seed: int) -> list:
     """Judge pairs with an in-memory model through the judge engine (no cache: the weights keep changing)."""
-    from rmr1_cli.generation import VERDICT_STOP, SamplingParams, TransformersGenerator
-    from rmr1_cli.judging import JudgeEngine
-    from rmr1_cli.prompts import load_template
+    from rmr1_cli.generation import VERDICT_STOP, SamplingParams
+    from rmr1_cli.generation.transformers import TransformersGenerator
+    from rmr1_cli.judging.engine import JudgeEngine
+    from rmr1_cli.judging.prompts import load_template
 
     if not pairs:
         return []
@@ -191,7 +192,7 @@ def summarize(results: Sequence[Any]) -> dict[str, float | None]:
 
 
 class RecordedVerdictReward:
-    """``rewards.verdict_reward`` for GRPOTrainer, plus per-batch logs and a JSONL record of each rollout.
+    """``verdict.verdict_reward`` for GRPOTrainer, plus per-batch logs and a JSONL record of each rollout.
 
     Logged through trl's ``log_metric``: ``verdict_reward/accuracy`` (share of completions whose final
     verdict is the correct one) next to the invalid rate the reward itself logs. Each rollout row holds
@@ -204,7 +205,7 @@ class RecordedVerdictReward:
         self.rollouts_file = Path(rollouts_file) if rollouts_file else None
 
     def __call__(self, completions, label, **kwargs) -> list[float]:
-        scores = rewards.verdict_reward(completions, label, **kwargs)
+        scores = verdict.verdict_reward(completions, label, **kwargs)
         log_metric = kwargs.get("log_metric")
         if callable(log_metric) and scores:
             log_metric("verdict_reward/accuracy", sum(s > 0 for s in scores) / len(scores))
@@ -219,7 +220,7 @@ class RecordedVerdictReward:
                         "step": step,
                         "pair_id": pid,
                         "label": lab,
-                        "completion": rewards.completion_text(c),
+                        "completion": verdict.completion_text(c),
                         "reward": s,
                     }
                     for c, lab, pid, s in zip(completions, label, pair_ids, scores, strict=True)

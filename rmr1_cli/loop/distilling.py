@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from rmr1_cli.data import Conversation, PreferencePair
 from rmr1_cli.errors import ConfigError
-from rmr1_cli.parsing import parse_judgment
-from rmr1_cli.verifiable import answer_matches
+from rmr1_cli.judging.verdicts import parse_judgment
+from rmr1_cli.rewards.verifiable import answer_matches
 
 # rmr1's own wording. {label} is the slot of the better reply; a hint file may use it any number of times.
 DEFAULT_HINT = (

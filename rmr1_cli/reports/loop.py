@@ -167,7 +167,7 @@ def markdown_table(records: list[dict[str, Any]]) -> str:
 
 def plot_rounds(records: list[dict[str, Any]], out_png: Path, title: str) -> Path | None:
     """RM accuracy on the test pairs and the policy's verifiable accuracy, per round."""
-    from rmr1_cli.plots import pyplot
+    from rmr1_cli.reports.plots import pyplot
 
     rm = [(r["round"], r["rm_accuracy"], r.get("rm_accuracy_ci")) for r in records if "rm_accuracy" in r]
     policy = []

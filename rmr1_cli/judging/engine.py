@@ -41,8 +41,8 @@ from rmr1_cli.config import GenerationSpec, JudgeSpec, ModelSpec
 from rmr1_cli.data import PreferencePair
 from rmr1_cli.errors import ConfigError, DataError
 from rmr1_cli.generation import VERDICT_STOP, Generation, Generator, SamplingParams, derive_seed
-from rmr1_cli.parsing import parse_judgment
-from rmr1_cli.prompts import JudgeTemplate
+from rmr1_cli.judging.prompts import JudgeTemplate
+from rmr1_cli.judging.verdicts import parse_judgment
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +292,7 @@ def build_engine(
 ) -> JudgeEngine:
     """The engine a recipe describes: its generator, template, sampling settings and cache file."""
     from rmr1_cli.generation import build_generator
-    from rmr1_cli.prompts import load_template
+    from rmr1_cli.judging.prompts import load_template
 
     template = load_template(spec.template)  # fail on a bad template before loading any weights
     if spec.solve_first and generation.backend != "transformers":
@@ -540,7 +540,9 @@ class JudgeEngine:
 
     def _record(self, call: JudgeCall, gen: Generation, attempt: int) -> JudgmentRecord:
         if self.spec.solve_first and call.messages and call.messages[-1]["role"] == "assistant":
-            gen = replace(gen, text=call.messages[-1]["content"] + gen.text)  # the whole reply, prefill included
+            gen = replace(
+                gen, text=call.messages[-1]["content"] + gen.text
+            )  # the whole reply, prefill included
         j = parse_judgment(gen.text)
         picked = None
         if j.verdict is not None:

@@ -1,136 +1,17 @@
-"""One interface over text-generation backends: chat messages in, text and token counts out.
-
-The judge engine, refinement and policy evaluation all generate through a ``Generator`` so they work
-the same on a laptop (transformers), on a GPU box (vLLM, ``backends/vllm.py``) or against a server
-(OpenAI-compatible HTTP, ``backends/openai.py``; ``rmr1 serve`` is one such server).
-
-Sampling is reproducible per row: each conversation of a call can carry its own seed
-(``SamplingParams.seeds``), so sample ``i`` of a judgment comes out the same whichever batch it lands in
-(the judge engine derives the seed from the judgment's cache key).
-"""
+"""The transformers backend: batched in-process generation with a shared-prefix KV cache."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from rmr1_cli.config import GenerationSpec, ModelSpec
+from rmr1_cli.generation.base import MIN_SHARED_PREFIX, Generation, Generator, SamplingParams
 
 if TYPE_CHECKING:
     from rmr1_cli.data import Message
 
 log = logging.getLogger(__name__)
-
-VERDICT_STOP = "</answer>"
-MIN_SHARED_PREFIX = 32  # tokens: a shorter common start is not worth a separate forward pass
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """How to generate. ``temperature`` 0 is greedy decoding (seeds are then irrelevant).
-
-    ``seeds`` holds one seed per conversation of a ``generate`` call; when empty, row ``i`` gets
-    ``seed_for(i)``, derived from ``seed``.
-    """
-
-    max_new_tokens: int = 512
-    temperature: float = 0.0
-    top_p: float = 1.0
-    stop: tuple[str, ...] = ()
-    seed: int = 0
-    seeds: tuple[int, ...] = ()
-
-    @classmethod
-    def from_spec(cls, spec: GenerationSpec, *, seed: int = 0, stop: tuple[str, ...] = ()) -> SamplingParams:
-        return cls(spec.max_new_tokens, spec.temperature, spec.top_p, tuple(stop), seed)
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature <= 0
-
-    def seed_for(self, row: int) -> int:
-        """The sampling seed of row ``row`` of a call.
-
-        >>> SamplingParams(seeds=(7, 9)).seed_for(1)
-        9
-        >>> SamplingParams(seed=3).seed_for(0) == SamplingParams(seed=3).seed_for(0) != SamplingParams(seed=3).seed_for(1)
-        True
-        """
-        if self.seeds:
-            return self.seeds[row]
-        return derive_seed(self.seed, row)
-
-
-def derive_seed(*parts: object) -> int:
-    """A 63-bit seed from any parts (stable across runs and machines).
-
-    >>> derive_seed("key", 0) == derive_seed("key", 0) != derive_seed("key", 1)
-    True
-    """
-    digest = hashlib.sha256(repr(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
-
-
-@dataclass(frozen=True)
-class Generation:
-    """One completion. ``finish_reason`` "error" means the backend refused this one request (``error``
-    says why, e.g. an HTTP 400 for a prompt over the server's context); the text is then empty."""
-
-    text: str
-    num_tokens: int
-    finish_reason: Literal["stop", "length", "error"]
-    error: str | None = None
-    prompt_tokens: int | None = None  # when the backend knows it
-
-
-class Generator(ABC):
-    """A backend. ``identity`` names the model and backend (part of judge cache keys).
-
-    ``batch_size`` is how many conversations the caller should hand over per ``generate`` call for the
-    backend to run at full speed (the judge engine flushes its cache after each such call).
-    """
-
-    identity: str
-    context_length: int | None = None
-    batch_size: int = 16
-
-    @abstractmethod
-    def generate(self, conversations: list[list[Message]], params: SamplingParams) -> list[Generation]:
-        """Generate one completion per conversation, in input order."""
-
-    def count_tokens(self, conversation: list[Message]) -> int | None:
-        """Prompt length in tokens when the backend can tell (None when it cannot)."""
-        return None
-
-    def text_tokens(self, text: str) -> int | None:
-        """Length of a piece of text in tokens (None when the backend cannot tell)."""
-        return None
-
-    def cut_text(self, text: str, max_tokens: int) -> str:
-        """The longest start of ``text`` of at most ``max_tokens`` tokens (about 4 characters each when
-        the backend has no tokenizer)."""
-        return text[: max(0, max_tokens) * 4]
-
-    def close(self) -> None:  # noqa: B027 - most backends hold nothing that needs freeing
-        """Free the model or connection."""
-
-
-def build_generator(model: ModelSpec, spec: GenerationSpec) -> Generator:
-    """The backend named by the recipe."""
-    if spec.backend == "transformers":
-        return TransformersGenerator.load(model, spec)
-    if spec.backend == "vllm":
-        from rmr1_cli.backends.vllm import VLLMGenerator
-
-        return VLLMGenerator.load(model, spec)
-    if spec.backend == "openai":
-        from rmr1_cli.backends.openai import OpenAIGenerator
-
-        return OpenAIGenerator.from_spec(model, spec)
-    raise ValueError(spec.backend)
 
 
 class TransformersGenerator(Generator):
@@ -174,8 +55,12 @@ class TransformersGenerator(Generator):
 
         if not self.tokenizer.chat_template:
             raise ModelError("the judge model's tokenizer has no chat template; use an instruct/chat model")
-        if conversation and conversation[-1]["role"] == "assistant":  # a reply begun for the model: continue it
-            return self.tokenizer.apply_chat_template(conversation, tokenize=False, continue_final_message=True)
+        if (
+            conversation and conversation[-1]["role"] == "assistant"
+        ):  # a reply begun for the model: continue it
+            return self.tokenizer.apply_chat_template(
+                conversation, tokenize=False, continue_final_message=True
+            )
         return self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
 
     def count_tokens(self, conversation: list[Message]) -> int:

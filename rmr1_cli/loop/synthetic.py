@@ -508,7 +508,9 @@ def _pairs(
             rejected = render_answer(wrong, verbose=not (chosen_longer or same_style), rng=style_b)
             if same_style:
                 chosen_longer = len(chosen) > len(rejected)
-            elif (len(chosen) > len(rejected)) != chosen_longer:  # filler is long enough that this never happens
+            elif (
+                len(chosen) > len(rejected)
+            ) != chosen_longer:  # filler is long enough that this never happens
                 raise AssertionError(f"length bias broken for {prompt['id']}: {chosen!r} vs {rejected!r}")
             count = slot_counter.get(error, 0)
             slot_counter[error] = count + 1

@@ -16,7 +16,7 @@ from typing import Any
 from rmr1_cli.console import grid_table
 from rmr1_cli.data import write_json, write_text
 from rmr1_cli.errors import DataError
-from rmr1_cli.loop_report import collect_rounds, percent, read_metrics, with_ci, with_se
+from rmr1_cli.reports.loop import collect_rounds, percent, read_metrics, with_ci, with_se
 
 # (row label, eval folder for the length-inverted test, eval folder for the iid test or None)
 RM_ROWS = [
@@ -60,8 +60,8 @@ def solution_accuracy(eval_dir: Path) -> float | None:
     """
     import yaml
 
-    from rmr1_cli.parsing import parse_judgment
-    from rmr1_cli.verifiable import answer_matches
+    from rmr1_cli.judging.verdicts import parse_judgment
+    from rmr1_cli.rewards.verifiable import answer_matches
 
     recipe_file, results_file = eval_dir / "recipe.yaml", eval_dir / "results.jsonl"
     judgments_file = eval_dir / "judgments.jsonl"
@@ -187,7 +187,7 @@ def markdown(rms: list[dict], policies: list[dict], rounds: list[dict] | None, c
         )
     lines += ["", "![policy accuracy](policies.png)", ""]
     if rounds:
-        from rmr1_cli.loop_report import markdown_table
+        from rmr1_cli.reports.loop import markdown_table
 
         lines += [
             "## (3) One more loop round",
@@ -207,7 +207,7 @@ def plot_rms(rms: list[dict], out_png: Path) -> Path | None:
     """Grouped bars: each RM's accuracy on the length-inverted test and on the iid test, with CIs."""
     if not rms:
         return None
-    from rmr1_cli.plots import pyplot
+    from rmr1_cli.reports.plots import pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.6))
@@ -241,7 +241,7 @@ def plot_policies(policies: list[dict], out_png: Path) -> Path | None:
     """Verifiable accuracy of the starting policy and of each GRPO-trained policy."""
     if not policies:
         return None
-    from rmr1_cli.plots import pyplot
+    from rmr1_cli.reports.plots import pyplot
 
     plt = pyplot()
     labels = ["start"] + [p["policy"].replace("GRPO, ", "") for p in policies]

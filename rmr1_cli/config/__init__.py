@@ -2,7 +2,7 @@
 
 Every default rmr1 owns lives here. Settings rmr1 does not own (learning rate, batch size, ...) go
 under ``trainer:`` with trl's own names and are validated by trl's config class at run time
-(see ``training.build_trl_args``), so nothing is renamed at the boundary.
+(see ``arguments.build_trl_args``), so nothing is renamed at the boundary.
 
 A recipe file is a YAML mapping whose keys are the dataclass fields; nested specs are nested mappings.
 Overrides use dotted keys: ``model.dtype=bfloat16``, ``trainer.learning_rate=1e-6``, ``limit=20``.
@@ -646,3 +646,21 @@ def _dataclass_in(annotation: Any) -> type | None:
 def _suggest(key: str, names: list[str]) -> str:
     close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
     return f" (did you mean '{close[0]}'?)" if close else f" (valid keys: {', '.join(names)})"
+
+
+# --------------------------------------------------------------------------------------------------
+# One recipe class per command: the CLI derives each command's recipe (and its stage module,
+# ``rmr1_cli.stages.<command with _ for ->``) from these names.
+
+RECIPES: dict[str, type] = {
+    "sft": SFTRecipe,
+    "train-rm": TrainRMRecipe,
+    "judge": JudgeRecipe,
+    "serve": ServeRecipe,
+    "eval": EvalRecipe,
+    "grpo": GRPORecipe,
+    "policy-eval": PolicyEvalRecipe,
+    "synth": SynthRecipe,
+    "distill": DistillRecipe,
+    "refine": RefineRecipe,
+}

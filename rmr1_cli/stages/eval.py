@@ -19,10 +19,12 @@ import json
 import logging
 from pathlib import Path
 
-from rmr1_cli import benchmarks, data, eval_report
-from rmr1_cli.artifacts import RunDir
-from rmr1_cli.benchmarks import Benchmark, Comparison
+from rmr1_cli import data
 from rmr1_cli.config import EvalRecipe
+from rmr1_cli.evaluation import benchmarks
+from rmr1_cli.evaluation import report as eval_report
+from rmr1_cli.evaluation.benchmarks import Benchmark, Comparison
+from rmr1_cli.run_dir import RunDir
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ def judge_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> tuple[
     """Judge each distinct comparison (both orders, k samples as the recipe says) and make the rows."""
     from dataclasses import replace
 
-    from rmr1_cli.judging import build_engine
+    from rmr1_cli.judging.engine import build_engine
 
     unique = {}
     for c in bench.comparisons:
@@ -127,8 +129,8 @@ def judge_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> tuple[
 
 def scalar_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> list[dict]:
     """Score each distinct (prompt, answer) once with the sequence classifier, then compare per pair."""
+    from rmr1_cli.evaluation.scalar import ScalarScorer
     from rmr1_cli.models import model_identity
-    from rmr1_cli.scoring import ScalarScorer
 
     identity = model_identity(recipe.model)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rmr1_cli.benchmarks import UnitTable, aggregate
+from rmr1_cli.evaluation.benchmarks import UnitTable, aggregate
 
 Path_ = tuple[str, ...]
 

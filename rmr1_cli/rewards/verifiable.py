@@ -92,7 +92,7 @@ def _text(text: str) -> str:
 
 def is_correct(completion: str | list[dict], expected: str) -> bool:
     """``answer_matches`` for a trl completion, plain text or conversational (a list of messages)."""
-    from rmr1_cli.rewards import completion_text
+    from rmr1_cli.rewards.verdict import completion_text
 
     return answer_matches(completion_text(completion), expected)
 
