@@ -128,7 +128,8 @@ def bench_model(name: str, path: Path, n_pairs: int, max_new: int, args) -> dict
     from rmr1_cli.data import load_pairs
     from rmr1_cli.generation import VERDICT_STOP, SamplingParams
     from rmr1_cli.generation.transformers import TransformersGenerator
-    from rmr1_cli.judging.engine import JudgeEngine, JudgmentCache
+    from rmr1_cli.judging.cache import JudgmentCache
+    from rmr1_cli.judging.engine import JudgeEngine
     from rmr1_cli.judging.prompts import load_template
 
     spec = ModelSpec(name_or_path=str(path))

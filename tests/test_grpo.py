@@ -15,9 +15,10 @@ import pytest
 from rmr1_cli.config import GenerationSpec, GRPORecipe, ModelSpec, PolicyEvalRecipe, load_recipe
 from rmr1_cli.data import PromptRecord
 from rmr1_cli.errors import ConfigError, DataError
-from rmr1_cli.generation import Generation, Generator
+from rmr1_cli.generation import Generation, Generator, SamplingParams
 from rmr1_cli.generation.answers import policy_answers
 from rmr1_cli.judging import engine as judging
+from rmr1_cli.judging.cache import JudgmentCache
 from rmr1_cli.judging.engine import JudgeEngine
 from rmr1_cli.judging.prompts import JudgeTemplate
 
@@ -45,8 +46,8 @@ def scripted_judge(monkeypatch):
     """Every engine a stage builds judges with ``LetterJudge`` (no judge weights are loaded)."""
 
     def build(model, generation, spec, *, cache_path, seed):
-        params = judging.SamplingParams(max_new_tokens=16)
-        cache = judging.JudgmentCache(cache_path) if cache_path else None
+        params = SamplingParams(max_new_tokens=16)
+        cache = JudgmentCache(cache_path) if cache_path else None
         return JudgeEngine(LetterJudge(), TEMPLATE, spec, params, cache=cache, seed=seed)
 
     monkeypatch.setattr(judging, "build_engine", build)

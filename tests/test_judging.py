@@ -19,13 +19,8 @@ from rmr1_cli.config import JudgeSpec
 from rmr1_cli.data import PreferencePair
 from rmr1_cli.errors import ConfigError, DataError
 from rmr1_cli.generation import VERDICT_STOP, Generation, SamplingParams
-from rmr1_cli.judging.engine import (
-    RETRY_TEMPERATURE,
-    TRUNCATION_MARK,
-    JudgeEngine,
-    JudgmentCache,
-    check_settings,
-)
+from rmr1_cli.judging.cache import JudgmentCache
+from rmr1_cli.judging.engine import RETRY_TEMPERATURE, TRUNCATION_MARK, JudgeEngine, check_settings
 from rmr1_cli.judging.prompts import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,7 +238,7 @@ def test_a_second_process_cannot_write_the_same_cache(tmp_path):
         [
             sys.executable,
             "-c",
-            f"from rmr1_cli.judging.engine import JudgmentCache; c = JudgmentCache({str(path)!r}); "
+            f"from rmr1_cli.judging.cache import JudgmentCache; c = JudgmentCache({str(path)!r}); "
             "print('ready', flush=True); import time; time.sleep(30)",
         ],
         stdout=subprocess.PIPE,

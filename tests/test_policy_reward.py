@@ -19,7 +19,8 @@ from rmr1_cli.data import PromptRecord
 from rmr1_cli.errors import ConfigError, DataError
 from rmr1_cli.evaluation.policy import compare_policies, write_outputs
 from rmr1_cli.generation import Generation, Generator, SamplingParams
-from rmr1_cli.judging.engine import JudgeEngine, JudgmentCache
+from rmr1_cli.judging.cache import JudgmentCache
+from rmr1_cli.judging.engine import JudgeEngine
 from rmr1_cli.judging.prompts import JudgeTemplate
 from rmr1_cli.rewards.adapters import Knockout, bradley_terry
 from rmr1_cli.rewards.policy import JudgeReward, build_policy_rewards, check_reward_spec

@@ -23,11 +23,12 @@ from rmr1_cli.config import GenerationSpec, JudgeSpec, ModelSpec, ServeRecipe
 from rmr1_cli.data import PreferencePair, load_pairs
 from rmr1_cli.errors import GenerationError
 from rmr1_cli.generation import VERDICT_STOP, SamplingParams
+from rmr1_cli.generation.batching import BatchingGenerator
 from rmr1_cli.generation.openai import OpenAIGenerator
 from rmr1_cli.generation.transformers import TransformersGenerator
 from rmr1_cli.judging.engine import JudgeEngine
 from rmr1_cli.judging.prompts import load_template
-from rmr1_cli.stages.serve import BatchingGenerator, build_server
+from rmr1_cli.judging.server import build_server
 
 TOKEN = "tok-test-1234"
 ROOT = Path(__file__).resolve().parents[1]

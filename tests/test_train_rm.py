@@ -11,9 +11,10 @@ import pytest
 from rmr1_cli import config, data
 from rmr1_cli.config import TrainRMRecipe
 from rmr1_cli.judging.prompts import load_template
+from rmr1_cli.judging.records import summarize_pairs
 from rmr1_cli.rewards import verdict
+from rmr1_cli.rewards.recorded import RecordedVerdictReward
 from rmr1_cli.stages import train_rm
-from rmr1_cli.training.callbacks import RecordedVerdictReward, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = ROOT / "data" / "samples" / "pairs.jsonl"
@@ -94,15 +95,21 @@ def test_recorded_reward_is_the_paper_reward_plus_logs(tmp_path):
 
 
 def test_summary_of_pair_results():
-    from rmr1_cli.judging.engine import PairResult
+    from rmr1_cli.judging.records import PairResult
 
     def result(outcome, score, consistent, n_valid, n=2):
         return PairResult("p", None, None, outcome, score, consistent, n_valid, n, None, 0)
 
-    out = summarize(
+    out = summarize_pairs(
         [result("chosen", 1.0, True, 2), result("invalid", 0.0, None, 0), result("skipped", 0.0, None, 0, 0)]
     )
-    assert out == {"accuracy": 0.5, "valid_rate": 0.5, "consistency": 1.0, "pairs": 3.0}
+    assert out == {
+        "accuracy": 0.5,
+        "valid_rate": 0.5,
+        "consistency": 1.0,
+        "pairs": 3,
+        "outcomes": {"chosen": 1, "invalid": 1, "skipped": 1},
+    }
 
 
 # ---- short runs (slow) -----------------------------------------------------------------------------

@@ -28,263 +28,28 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 
 from rmr1_cli.config import GenerationSpec, JudgeSpec, ModelSpec
 from rmr1_cli.data import PreferencePair
-from rmr1_cli.errors import ConfigError, DataError
+from rmr1_cli.errors import ConfigError
 from rmr1_cli.generation import VERDICT_STOP, Generation, Generator, SamplingParams, derive_seed
+from rmr1_cli.judging.aggregation import aggregate, task_type, water_level
+from rmr1_cli.judging.cache import JudgmentCache
 from rmr1_cli.judging.prompts import JudgeTemplate
+from rmr1_cli.judging.records import JudgeCall, JudgeStats, JudgmentRecord, Order, PairResult
 from rmr1_cli.judging.verdicts import parse_judgment
 
 log = logging.getLogger(__name__)
 
-Order = Literal["AB", "BA"]  # "AB": chosen shown as Chatbot A; "BA": chosen shown as Chatbot B
 TRUNCATION_MARK = "\n[... truncated ...]"
 MIN_ANSWER_TOKENS = 16  # below this an answer cut to fit is no longer worth judging: the pair is skipped
 RETRY_TEMPERATURE = 0.7  # retries of greedy judgments sample at this temperature
 SOLUTION_PREFILL = "<type>Reasoning</type><solution> {solution}</solution>"  # judge.solve_first
-
-
-@dataclass(frozen=True)
-class JudgeCall:
-    """One prompt to the judge."""
-
-    key: str
-    pair_id: str
-    order: Order
-    sample: int
-    messages: list[dict] | None  # None: the pair was skipped as too long
-    truncated: bool = False
-    prompt_tokens: int | None = None
-
-
-@dataclass
-class JudgmentRecord:
-    """One judge output, parsed and mapped back to chosen/rejected (a line of judgments.jsonl)."""
-
-    key: str
-    pair_id: str
-    order: Order
-    sample: int
-    verdict: str | None  # "A" / "B" as the judge wrote it
-    picked: str | None  # "chosen" / "rejected" after undoing the A/B order
-    valid: bool
-    reason: str | None  # parser reason code for an invalid output, or "generation_error"
-    task_type: str | None
-    num_tokens: int
-    finish_reason: str
-    truncated: bool
-    text: str
-    attempt: int = 0  # 0 for the first ask; n for the n-th retry of an invalid judgment
-    prompt_tokens: int | None = None
-    error: str | None = None  # why the backend refused the request (finish_reason "error")
-
-
-@dataclass
-class PairResult:
-    """The aggregated judgment of one pair."""
-
-    pair_id: str
-    subset: str | None
-    p_chosen: float | None  # order-balanced share of valid judgments preferring the chosen answer
-    outcome: Literal["chosen", "rejected", "tie", "invalid", "skipped"]
-    score: float  # majority: 1 chosen wins, 0.5 tie, 0 otherwise; mean: p_chosen (0 when invalid/skipped)
-    consistent: bool | None  # both orders' majority picks agree (None with one order or an all-invalid order)
-    n_valid: int
-    n_judgments: int
-    task_type: str | None
-    tokens: int
-    judgments: list[JudgmentRecord] = field(default_factory=list, repr=False)
-    truncated: bool = False  # the answers were cut to fit the context
-
-    def to_row(self) -> dict:
-        row = asdict(self)
-        row["judgments"] = [j["key"] for j in row["judgments"]]
-        return row
-
-
-@dataclass
-class JudgeStats:
-    """Running totals over every ``judge`` call of one engine (GRPO calls it once per step).
-
-    ``judgments`` counts judgment slots of the pairs judged (pairs x orders x samples), each either
-    ``generated`` in the call or served from the ``cached`` work of an earlier call or run; ``retried``
-    counts extra generations for invalid outputs; ``tokens`` are generated tokens (retries included).
-    """
-
-    pairs: int = 0
-    judgments: int = 0
-    generated: int = 0
-    cached: int = 0
-    retried: int = 0
-    valid: int = 0
-    errors: int = 0
-    skipped_too_long: int = 0
-    truncated: int = 0
-    length_unchecked: int = 0  # pairs whose length the backend could not measure (HTTP backend)
-    tokens: int = 0
-    seconds: float = 0.0
-    verdict_a: int = 0
-    consistent: int = 0
-    checked: int = 0  # pairs with a consistency flag (both orders had a valid judgment)
-    solutions: int = 0  # questions the judge answered on its own first (judge.solve_first)
-    invalid_reasons: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["valid_rate"] = self.valid / self.judgments if self.judgments else None
-        d["p_verdict_a"] = self.verdict_a / self.valid if self.valid else None
-        d["consistency"] = self.consistent / self.checked if self.checked else None
-        d["tokens_per_s"] = self.tokens / self.seconds if self.seconds else None
-        d["pairs_per_s"] = self.pairs / self.seconds if self.seconds else None
-        return d
-
-
-class JudgmentCache:
-    """An append-only JSONL of judgment records, keyed by content hash.
-
-    Only an index (key -> file offset of its latest record) lives in memory, so opening a cache of
-    100K long judgments costs a quick scan, not 100K parsed texts; records are read back on demand.
-    Each batch is appended with one write and an fsync. A torn last line (a run killed mid-write) is cut
-    off when the file is opened. A key has one line per attempt, never two lines for the same attempt.
-    One process writes a cache at a time (an advisory lock refuses a second).
-    """
-
-    _PREFIX = b'{"key": "'
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._index: dict[str, tuple[int, int, int]] = {}  # key -> (offset, length, attempt)
-        _lock(self.path)
-        self._file = open(self.path, "a+b")  # noqa: SIM115 - held for the engine's lifetime
-        self._load()
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._index
-
-    def keys(self):
-        return self._index.keys()
-
-    @property
-    def records(self) -> dict[str, JudgmentRecord]:
-        """Every latest record, parsed (reads the whole file: for tests and small caches)."""
-        return {key: self.get(key) for key in self._index}  # type: ignore[misc]
-
-    def get(self, key: str) -> JudgmentRecord | None:
-        where = self._index.get(key)
-        if where is None:
-            return None
-        offset, length, _ = where
-        self._file.seek(offset)
-        return _record_from_json(self._file.read(length))
-
-    def add(self, records: Sequence[JudgmentRecord]) -> None:
-        """Append records not yet stored (a retry is a new attempt of its key, so it is stored)."""
-        fresh, seen = [], set()
-        for r in records:
-            known = self._index.get(r.key)
-            if (r.key, r.attempt) in seen or (known is not None and known[2] >= r.attempt):
-                continue
-            seen.add((r.key, r.attempt))
-            fresh.append(r)
-        if not fresh:
-            return
-        lines = [(json.dumps(asdict(r), ensure_ascii=False) + "\n").encode("utf-8") for r in fresh]
-        offset = self._file.seek(0, os.SEEK_END)
-        self._file.write(b"".join(lines))
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        for r, line in zip(fresh, lines, strict=True):
-            self._index[r.key] = (offset, len(line), r.attempt)
-            offset += len(line)
-
-    def close(self) -> None:
-        self._file.close()
-
-    def _load(self) -> None:
-        """Index the file line by line (never all of it in memory); cut a torn last line."""
-        self._file.seek(0)
-        offset = 0
-        for number, line in enumerate(iter(self._file.readline, b""), start=1):
-            if not line.endswith(b"\n"):  # torn tail from a killed run
-                log.warning("%s: dropped an incomplete last line left by an interrupted run", self.path)
-                self._file.truncate(offset)
-                break
-            key, attempt = self._key_of(line, number)
-            if key is not None and (key not in self._index or self._index[key][2] <= attempt):
-                self._index[key] = (offset, len(line), attempt)
-            offset += len(line)
-
-    def _key_of(self, line: bytes, number: int) -> tuple[str | None, int]:
-        """The key and attempt of one line, read without parsing the whole line when rmr1 wrote it.
-
-        Inside JSON strings quotes are escaped, so ``"key": "`` at the start and ``, "attempt": `` can
-        only be the fields themselves, never text a judge wrote.
-        """
-        if not line.strip():
-            return None, 0
-        head = len(self._PREFIX)
-        if line.startswith(self._PREFIX) and line[head + 32 : head + 33] == b'"':
-            key = line[head : head + 32].decode("ascii", "replace")
-            at = line.rfind(b', "attempt": ')
-            if at < 0:
-                return key, 0
-            digits = line[at + 13 : at + 24].split(b",")[0].split(b"}")[0]
-            if digits.strip().isdigit():
-                return key, int(digits)
-        try:
-            row = json.loads(line)
-            return str(row["key"]), int(row.get("attempt", 0))
-        except (ValueError, KeyError, TypeError):
-            raise DataError(
-                f"{self.path}: line {number} is not a judgment record; delete the file to start afresh"
-            ) from None
-
-
-def _record_from_json(raw: bytes) -> JudgmentRecord:
-    row = json.loads(raw)
-    known = {f.name for f in fields(JudgmentRecord)}
-    return JudgmentRecord(**{k: v for k, v in row.items() if k in known})
-
-
-_LOCKED: dict[Path, object] = {}  # caches this process holds the lock of
-
-
-def _lock(path: Path):
-    """Hold an exclusive advisory lock next to the cache, so two processes never append to one file.
-
-    The OS releases it when the process dies (SIGKILL included). Engines of one process run one after
-    another (a stage judged twice in a test, say) and share the lock.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX: no lock
-        return None
-    resolved = path.resolve()
-    if resolved in _LOCKED:
-        return None
-    handle = open(path.with_name(path.name + ".lock"), "w")  # noqa: SIM115
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise ConfigError(
-            f"{path} is being written by another rmr1 process; wait for it or use another output_dir"
-        ) from None
-    _LOCKED[resolved] = handle
-    return None
 
 
 def build_engine(
@@ -603,91 +368,15 @@ class JudgeEngine:
             agg.consistent,
             len(valid),
             len(recs),
-            _task_type(recs),
+            task_type(recs),
             sum(r.num_tokens for r in recs),
             recs,
             plan.truncated,
         )
 
 
-@dataclass(frozen=True)
-class Aggregate:
-    p_chosen: float | None
-    outcome: Literal["chosen", "rejected", "tie", "invalid"]
-    score: float
-    consistent: bool | None
-
-
-def aggregate(records: Sequence[JudgmentRecord], aggregation: str = "majority", *, both_orders: bool = True):
-    """Combine one pair's judgments (both orders, k samples each) into one verdict.
-
-    - ``p_chosen``: each order's share of valid judgments that picked the chosen answer, averaged over
-      the orders that have a valid judgment (both orders weigh the same, so a slot-biased judge cannot
-      tilt it because one order produced more parseable outputs).
-    - ``outcome``: chosen above 0.5, rejected below, tie at exactly 0.5; invalid with no valid judgment.
-    - ``score``: majority -> 1 / 0.5 / 0 by outcome; mean -> ``p_chosen``; invalid scores 0.
-    - ``consistent``: both orders have a valid judgment and their per-order majorities name the same
-      answer (a per-order tie is inconsistent); None with one order or when an order has none valid.
-
-    >>> def r(order, picked): return JudgmentRecord("k", "p", order, 0, None, picked, picked is not None,
-    ...                                             None, None, 0, "stop", False, "")
-    >>> aggregate([r("AB", "chosen"), r("BA", "chosen")])
-    Aggregate(p_chosen=1.0, outcome='chosen', score=1.0, consistent=True)
-    >>> aggregate([r("AB", "chosen"), r("BA", "rejected")])  # a position-biased judge: a tie
-    Aggregate(p_chosen=0.5, outcome='tie', score=0.5, consistent=False)
-    >>> a = aggregate([r("AB", "chosen"), r("AB", "chosen"), r("AB", "rejected"), r("BA", "chosen"),
-    ...                r("BA", None), r("BA", None)], "mean")
-    >>> round(a.p_chosen, 3), a.outcome, round(a.score, 3), a.consistent
-    (0.833, 'chosen', 0.833, True)
-    >>> aggregate([r("AB", None), r("BA", None)])
-    Aggregate(p_chosen=None, outcome='invalid', score=0.0, consistent=None)
-    """
-    shares = {}
-    for order in ("AB", "BA"):
-        votes = [r.picked == "chosen" for r in records if r.order == order and r.valid]
-        if votes:
-            shares[order] = sum(votes) / len(votes)
-    if not shares:
-        return Aggregate(None, "invalid", 0.0, None)
-    p_chosen = sum(shares.values()) / len(shares)
-    outcome = "chosen" if p_chosen > 0.5 else "rejected" if p_chosen < 0.5 else "tie"
-    if aggregation == "mean":
-        score = p_chosen
-    else:
-        score = {"chosen": 1.0, "tie": 0.5, "rejected": 0.0}[outcome]
-    consistent = None
-    if both_orders and len(shares) == 2:
-        picks = {o: "chosen" if s > 0.5 else "rejected" if s < 0.5 else "tie" for o, s in shares.items()}
-        consistent = picks["AB"] == picks["BA"] != "tie"
-    return Aggregate(p_chosen, outcome, score, consistent)
-
-
 def _question_key(prompt) -> str:
     return hashlib.sha256(json.dumps(prompt, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def water_level(a: int, b: int, total: int) -> int:
-    """The largest cap c with min(a, c) + min(b, c) <= total: cut the longer answer first, then both.
-
-    >>> water_level(10, 100, 50)  # the short answer stays whole, the long one keeps 40
-    40
-    >>> water_level(10, 100, 15)  # both cut to 7
-    7
-    >>> water_level(10, 20, 100)  # nothing to cut
-    20
-    """
-    if a + b <= total:
-        return max(a, b)
-    short = min(a, b)
-    if 2 * short >= total:
-        return max(0, total // 2)
-    return total - short
-
-
-def _task_type(records: Sequence[JudgmentRecord]) -> str | None:
-    """The judge's most frequent task type (first seen wins a tie, so runs agree)."""
-    counts = Counter(r.task_type for r in records if r.task_type)
-    return counts.most_common(1)[0][0] if counts else None
 
 
 class _Progress:

@@ -1,6 +1,6 @@
 """Read a judge's output: model text -> ``Judgment`` (task type, rubric, solution, eval, verdict).
 
-This one parser serves both the eval-time judge and the train-time reward (``rewards.py``), so the two
+This one parser serves both the eval-time judge and the train-time reward (``rewards/verdict.py``), so the two
 can never disagree about what counts as a verdict. It is pure (no torch, no transformers), never raises
 on any string, and runs in linear time (``str.find`` plus one regex without nested quantifiers).
 

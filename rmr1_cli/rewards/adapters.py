@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 # --------------------------------------------------------------------------------------------------
-# Policy rewards from a pairwise judge (DESIGN.md §5): one scalar per rollout from A/B comparisons.
+# Policy rewards from a pairwise judge (docs/policy.md): one scalar per rollout from A/B comparisons.
 # A comparison's *score* is the first answer's share of the win: 1.0 win, 0.0 loss, 0.5 tie. Scores of
 # a group live in a mapping ``(i, j) -> score of rollout i against rollout j``; the reverse is implied.
 

@@ -3,7 +3,7 @@
 A policy that learns to please a judge rather than the user usually shows it before the judge's own
 reward does: rewards start to follow completion length, the judge's verdicts flip when the A/B order
 is swapped, verdicts stop parsing, and the judge's preferences drift away from a verifiable check
-where the task has one. ``policy_reward.JudgeReward`` logs these every step; the functions here are the
+where the task has one. ``rewards.policy.JudgeReward`` logs these every step; the functions here are the
 arithmetic (pure: no torch).
 """
 

@@ -1,5 +1,5 @@
 """Policy rewards for GRPO: a pairwise judge turned into one scalar per rollout, a scalar RM, and a
-verifiable answer check, combined with the recipe's weights (DESIGN.md §5).
+verifiable answer check, combined with the recipe's weights (docs/policy.md describes the recipe keys).
 
 Each reward is a trl reward function, called once per generation batch with ``prompts``,
 ``completions``, ``completion_ids`` and every dataset column. ``JudgeReward`` gathers all comparisons
@@ -31,7 +31,8 @@ from typing import Any
 from rmr1_cli.config import RewardSpec
 from rmr1_cli.data import Conversation, PreferencePair, append_jsonl, stable_id
 from rmr1_cli.errors import ConfigError, DataError
-from rmr1_cli.judging.engine import JudgeEngine, PairResult
+from rmr1_cli.judging.engine import JudgeEngine
+from rmr1_cli.judging.records import PairResult
 from rmr1_cli.rewards.adapters import (
     TIE,
     Knockout,

@@ -8,10 +8,8 @@ metric names (``rewards/verdict_reward/mean``). Both rewards read outputs with `
 the train-time reward and the eval-time parser are the same code. Pure: imports neither torch nor
 transformers.
 
-The second half holds the arithmetic of *policy* rewards from a pairwise judge (DESIGN.md §5):
-swap-safe scoring of one comparison and the adapters that turn a group's comparisons into one scalar
-per rollout (round-robin win rate, Bradley-Terry strength, knockout bracket). ``policy_reward`` feeds
-them the judge engine's results.
+Rewards for a *policy* from a pairwise judge live apart: ``rewards/adapters.py`` (swap-safe scores,
+group adapters) and ``rewards/policy.py`` (the trl reward functions of ``rmr1 grpo``).
 """
 
 from __future__ import annotations

@@ -13,8 +13,11 @@ from pathlib import Path
 from rmr1_cli import data
 from rmr1_cli.config import JudgeRecipe
 from rmr1_cli.console import summary_table
-from rmr1_cli.judging.engine import PairResult, build_engine
+from rmr1_cli.judging.engine import build_engine
+from rmr1_cli.judging.records import summarize_pairs
 from rmr1_cli.run_dir import RunDir
+
+METRICS = ("pairs", "accuracy", "valid_rate", "consistency", "outcomes", "engine")  # keys of metrics.json
 
 
 def run(recipe: JudgeRecipe) -> Path:
@@ -34,7 +37,7 @@ def run(recipe: JudgeRecipe) -> Path:
     data.write_jsonl(run_dir.path / "results.jsonl", (r.to_row() for r in results))
 
     stats = engine.stats.as_dict()
-    metrics = judge_metrics(results) | {"engine": stats}
+    metrics = summarize_pairs(results) | {"engine": stats}
     summary_table("rmr1 judge", summary_rows(metrics, stats) + [("output", run_dir.path)])
     return run_dir.finish(metrics)
 
@@ -67,21 +70,6 @@ def summary_rows(metrics: dict, stats: dict) -> list[tuple[str, object]]:
     if stats["length_unchecked"]:
         rows.insert(-2, ("length unchecked (backend cannot count)", stats["length_unchecked"]))
     return rows
-
-
-def judge_metrics(results: list[PairResult]) -> dict:
-    """Accuracy (mean score), swap consistency and outcome counts over a list of pair results."""
-    scored = [r for r in results if r.outcome != "skipped"]
-    checked = [r for r in scored if r.consistent is not None]
-    outcomes: dict[str, int] = {}
-    for r in results:
-        outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
-    return {
-        "pairs": len(results),
-        "accuracy": sum(r.score for r in scored) / len(scored) if scored else None,
-        "consistency": sum(r.consistent for r in checked) / len(checked) if checked else None,
-        "outcomes": outcomes,
-    }
 
 
 def _pct(x: float | None) -> str:

@@ -2,7 +2,7 @@
 
 Both policies answer greedily (answers cached in ``answers_cache.jsonl``), each judge compares the two
 answers in both A/B orders (judgments cached in ``judgments.jsonl``), so a rerun only redoes what
-changed. Outputs: metrics.json, report.md, policy_eval.png, answers.jsonl (see ``policy_eval``).
+changed. Outputs: metrics.json, report.md, policy_eval.png, answers.jsonl (see ``evaluation/policy.py``).
 ``rmr1 grpo`` runs this stage itself when its recipe has ``eval_prompts_file``.
 """
 
@@ -18,6 +18,10 @@ from rmr1_cli.errors import ConfigError
 from rmr1_cli.generation.answers import policy_answers
 from rmr1_cli.judging.engine import JudgeEngine
 from rmr1_cli.run_dir import RunDir
+
+# metrics.json; ``verifiable`` only when some prompts have an exact answer.
+METRICS = ("prompts", "judges", "length", "identical_answers")
+OPTIONAL_METRICS = ("verifiable",)
 
 
 def run(recipe: PolicyEvalRecipe, *, engines: Mapping[str, JudgeEngine] | None = None) -> Path:
@@ -75,7 +79,7 @@ def run(recipe: PolicyEvalRecipe, *, engines: Mapping[str, JudgeEngine] | None =
 
 def _with_cache(engine: JudgeEngine, cache_path: Path) -> JudgeEngine:
     """The same loaded judge with another cache file, so that rerunning this stage alone resumes."""
-    from rmr1_cli.judging.engine import JudgmentCache
+    from rmr1_cli.judging.cache import JudgmentCache
 
     return JudgeEngine(
         engine.generator,

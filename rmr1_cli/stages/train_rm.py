@@ -76,6 +76,15 @@ def drop_long_prompts(rows: list[dict], tokenizer, max_tokens: int) -> tuple[lis
     return kept, len(rows) - len(kept)
 
 
+# metrics.json (``heldout_*`` are null without eval_file). OPTIONAL_METRICS: what the reasoning method
+# adds, and first/last values of logged series (``reward`` for reasoning, ``accuracy`` for scalar).
+METRICS = ("method", "rows", "global_step", "heldout_before", "heldout_after")
+OPTIONAL_METRICS = (
+    "dropped_too_long", "format_reward_weight", "label_share_A", "loss_first", "loss_last", "reward_first",
+    "reward_last", "accuracy_first", "accuracy_last", "eval_accuracy_first", "eval_accuracy_last",
+)  # fmt: skip
+
+
 def run(recipe: TrainRMRecipe) -> Path:
     defaults = config.RM_GRPO_DEFAULTS if recipe.method == "reasoning" else config.RM_SCALAR_DEFAULTS
     recipe = dataclasses.replace(recipe, trainer={**defaults, **recipe.trainer})
@@ -127,7 +136,8 @@ def _train_reasoning(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path):
     from rmr1_cli import models
     from rmr1_cli.judging.prompts import load_template
     from rmr1_cli.rewards import verdict
-    from rmr1_cli.training.callbacks import HeldoutJudgeCallback, RecordedVerdictReward, rollouts_path
+    from rmr1_cli.rewards.recorded import RecordedVerdictReward, rollouts_path
+    from rmr1_cli.training.callbacks import HeldoutJudgeCallback
 
     template = load_template(recipe.template)
     tokenizer = models.load_tokenizer(recipe.model, padding_side="left")

@@ -5,27 +5,21 @@
   and logs ``heldout/accuracy``, ``heldout/valid_rate``, ``heldout/consistency`` into the trainer's log.
 - ``StderrLogCallback`` / ``BarOnlyProgressCallback``: trl's log lines on the stderr console
   (transformers prints them to stdout, which is kept for results).
-- ``RecordedVerdictReward``: RM-R1's verdict reward as a GRPO reward function that also logs the
-  verdict accuracy of each batch and writes every rollout with its reward to a JSONL file, so the
-  logged reward can be recomputed from the logged completions.
 
-Under ``accelerate launch`` the held-out pairs are split over the processes and gathered back; each
-process records its own rollouts (``rollouts.jsonl`` on rank 0, ``rollouts.rank<N>.jsonl`` elsewhere).
+Under ``accelerate launch`` the held-out pairs are split over the processes and gathered back.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
 from rmr1_cli.config import GenerationSpec, JudgeSpec
-from rmr1_cli.data import PreferencePair, append_jsonl
-from rmr1_cli.rewards import verdict
+from rmr1_cli.data import PreferencePair
+from rmr1_cli.judging.records import summarize_pairs
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +131,7 @@ class HeldoutJudgeCallback(TrainerCallback):
                     model.train()
         if acc.num_processes > 1:
             results = gather_object(results)
-        return {f"{self.prefix}/{k}": v for k, v in summarize(results).items()}
+        return {f"{self.prefix}/{k}": v for k, v in summarize_pairs(results).items() if k != "outcomes"}
 
 
 class EvaluateAtStartCallback(TrainerCallback):
@@ -176,60 +170,3 @@ def judge_pairs(model, tokenizer, pairs, generation: GenerationSpec, judge: Judg
         return engine.judge(pairs, description="held-out judging")
     finally:
         tokenizer.padding_side = padding_side
-
-
-def summarize(results: Sequence[Any]) -> dict[str, float | None]:
-    """Accuracy (mean score of judged pairs), valid-verdict rate and swap consistency of pair results."""
-    scored = [r for r in results if r.outcome != "skipped"]
-    judgments = sum(r.n_judgments for r in scored)
-    checked = [r for r in scored if r.consistent is not None]
-    return {
-        "accuracy": sum(r.score for r in scored) / len(scored) if scored else None,
-        "valid_rate": sum(r.n_valid for r in scored) / judgments if judgments else None,
-        "consistency": sum(bool(r.consistent) for r in checked) / len(checked) if checked else None,
-        "pairs": float(len(results)),
-    }
-
-
-class RecordedVerdictReward:
-    """``verdict.verdict_reward`` for GRPOTrainer, plus per-batch logs and a JSONL record of each rollout.
-
-    Logged through trl's ``log_metric``: ``verdict_reward/accuracy`` (share of completions whose final
-    verdict is the correct one) next to the invalid rate the reward itself logs. Each rollout row holds
-    ``step`` (the optimizer step whose log carries its reward, when one generation batch feeds one step,
-    trl's default), ``pair_id``, ``label``, ``completion`` and ``reward``.
-    """
-
-    def __init__(self, rollouts_file: str | Path | None = None):
-        self.__name__ = "verdict_reward"  # trl names the logged series after it: rewards/verdict_reward/mean
-        self.rollouts_file = Path(rollouts_file) if rollouts_file else None
-
-    def __call__(self, completions, label, **kwargs) -> list[float]:
-        scores = verdict.verdict_reward(completions, label, **kwargs)
-        log_metric = kwargs.get("log_metric")
-        if callable(log_metric) and scores:
-            log_metric("verdict_reward/accuracy", sum(s > 0 for s in scores) / len(scores))
-        if self.rollouts_file is not None:
-            state = kwargs.get("trainer_state")
-            step = state.global_step + 1 if state is not None else None
-            pair_ids = kwargs.get("pair_id") or [None] * len(scores)
-            append_jsonl(
-                self.rollouts_file,
-                [
-                    {
-                        "step": step,
-                        "pair_id": pid,
-                        "label": lab,
-                        "completion": verdict.completion_text(c),
-                        "reward": s,
-                    }
-                    for c, lab, pid, s in zip(completions, label, pair_ids, scores, strict=True)
-                ],
-            )
-        return scores
-
-
-def rollouts_path(out_dir: Path, process_index: int) -> Path:
-    """rollouts.jsonl for the main process, rollouts.rank<N>.jsonl for the others."""
-    name = "rollouts.jsonl" if process_index == 0 else f"rollouts.rank{process_index}.jsonl"
-    return Path(out_dir) / name

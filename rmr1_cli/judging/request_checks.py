@@ -1,0 +1,117 @@
+"""Checks of the JSON that clients send to ``rmr1 serve``: a mistake becomes a 4xx naming the field."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rmr1_cli.data import PreferencePair, stable_id
+from rmr1_cli.judging.records import PairResult
+
+ROLES = ("system", "user", "assistant")
+
+
+class RequestError(Exception):
+    """A client mistake: answered with ``status`` and ``message``, the server carries on."""
+
+    def __init__(self, status: int, message: str, code: str = "invalid_request_error"):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+def messages(value: Any, where: str = "messages") -> list[dict]:
+    if not isinstance(value, list) or not value:
+        raise RequestError(400, f'"{where}" must be a non-empty list of {{"role", "content"}} objects')
+    out = []
+    for i, m in enumerate(value):
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            raise RequestError(400, f"{where}[{i}] must be an object with a role in {list(ROLES)}")
+        content = m.get("content")
+        if isinstance(content, list):  # OpenAI content parts: text only
+            if not all(
+                isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+                for p in content
+            ):
+                raise RequestError(400, f"{where}[{i}].content: only text parts are supported")
+            content = "".join(p["text"] for p in content)
+        if not isinstance(content, str):
+            raise RequestError(400, f"{where}[{i}].content must be a string")
+        out.append({"role": m["role"], "content": content})
+    return out
+
+
+def integer(value: Any, name: str, low: int | None, high: int | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestError(400, f'"{name}" must be an integer, got {json.dumps(value)[:50]}')
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise RequestError(400, f'"{name}" must be between {low} and {high}, got {value}')
+    return value
+
+
+def number(value: Any, name: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RequestError(400, f'"{name}" must be a number, got {json.dumps(value)[:50]}')
+    if not low <= value <= high:
+        raise RequestError(400, f'"{name}" must be between {low:g} and {high:g}, got {value}')
+    return float(value)
+
+
+def stops(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or len(value) > 4 or not all(isinstance(s, str) and s for s in value):
+        raise RequestError(400, '"stop" must be a string or a list of up to 4 non-empty strings')
+    return tuple(value)
+
+
+def pair(row: Any, i: int) -> PreferencePair:
+    where = f"pairs[{i}]"
+    if not isinstance(row, dict):
+        raise RequestError(400, f'{where} must be an object with "prompt", "chosen" and "rejected"')
+    prompt = row.get("prompt")
+    if isinstance(prompt, list):
+        prompt = messages(prompt, f"{where}.prompt")
+        if prompt[-1]["role"] != "user":
+            raise RequestError(400, f"{where}.prompt must end with a user message")
+    elif not isinstance(prompt, str):
+        raise RequestError(400, f"{where}.prompt must be a string or a list of messages")
+    for name in ("chosen", "rejected"):
+        if not isinstance(row.get(name), str):
+            raise RequestError(400, f"{where}.{name} must be a string")
+    pair_id = row.get("id")
+    if pair_id is None:
+        pair_id = stable_id(prompt, row["chosen"], row["rejected"])
+    elif isinstance(pair_id, bool) or not isinstance(pair_id, str | int):
+        raise RequestError(400, f"{where}.id must be a string or an integer")
+    subset = row.get("subset")
+    return PreferencePair(
+        id=str(pair_id),
+        prompt=prompt,
+        chosen=row["chosen"],
+        rejected=row["rejected"],
+        subset=subset if isinstance(subset, str) else None,
+    )
+
+
+def result_row(result: PairResult, with_texts: bool) -> dict:
+    row = result.to_row()
+    row["judgments"] = [
+        {
+            "order": j.order,
+            "sample": j.sample,
+            "verdict": j.verdict,
+            "picked": j.picked,
+            "valid": j.valid,
+            "reason": j.reason,
+            "task_type": j.task_type,
+            "num_tokens": j.num_tokens,
+            "finish_reason": j.finish_reason,
+            **({"text": j.text} if with_texts else {}),
+        }
+        for j in result.judgments
+    ]
+    return row

@@ -1,0 +1,300 @@
+"""The HTTP server of ``rmr1 serve``: a judge model over HTTP, so verl, OpenRLHF or any script can use it as a remote reward.
+
+Endpoints (JSON in, JSON out):
+
+    GET  /health                liveness, no token needed
+    GET  /v1/models             the one served model (OpenAI shape)
+    POST /v1/chat/completions   OpenAI chat completions (no streaming); ``n``, ``seed``, ``stop`` work
+    POST /judge                 {"pairs": [{"prompt", "chosen", "rejected", "id"?}, ...]} -> one result per
+                                pair: outcome, P(chosen), swap consistency, and every judgment
+
+Safe by default: binds 127.0.0.1; with ``api_key_env`` set every request but /health needs
+``Authorization: Bearer <token>``; bodies over ``max_request_bytes`` get 413 unread; a malformed request
+gets a 4xx with a message saying what to fix, and the server keeps serving.
+
+One worker thread owns the model (``generation/batching.py``): HTTP threads queue their conversations
+and concurrent clients share batches. Request checks live in ``judging/request_checks.py``. Built on the standard library's
+``ThreadingHTTPServer``: no web framework to install or to keep patched.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from rmr1_cli.config import ServeRecipe
+from rmr1_cli.errors import ConfigError, Rmr1Error
+from rmr1_cli.generation import VERDICT_STOP, Generator, SamplingParams
+from rmr1_cli.generation.batching import BatchingGenerator
+from rmr1_cli.judging import request_checks as check
+from rmr1_cli.judging.cache import JudgmentCache
+from rmr1_cli.judging.engine import JudgeEngine
+from rmr1_cli.judging.request_checks import RequestError
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class JudgeServer(ThreadingHTTPServer):
+    """The HTTP server and what its handlers share: the batching generator, the /judge engine, limits."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, recipe: ServeRecipe, generator: Generator, engine: JudgeEngine, token: str | None):
+        if ":" in recipe.host:
+            self.address_family = socket.AF_INET6
+        self.recipe = recipe
+        self.generator = generator
+        self.engine = engine
+        self.model_name = recipe.served_model_name or _default_name(recipe.model.name_or_path)
+        self._token = token
+        self._engine_lock = threading.Lock()  # the engine's stats and cache are not thread-safe
+        super().__init__((recipe.host, recipe.port), _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
+
+    def authorized(self, header: str | None) -> bool:
+        if self._token is None:
+            return True
+        expected = f"Bearer {self._token}".encode()
+        return header is not None and hmac.compare_digest(header.encode(), expected)
+
+    # -- endpoints --
+
+    def models(self) -> dict:
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": self.model_name,
+                    "object": "model",
+                    "owned_by": "rmr1",
+                    "max_model_len": self.generator.context_length,
+                }
+            ],
+        }
+
+    def chat_completions(self, body: dict) -> dict:
+        self._check_model(body)
+        if body.get("stream"):
+            raise RequestError(400, 'streaming is not supported; send "stream": false')
+        messages = check.messages(body.get("messages"))
+        defaults = self.recipe.generation
+        max_tokens = body.get("max_completion_tokens", body.get("max_tokens", defaults.max_new_tokens))
+        params = SamplingParams(
+            max_new_tokens=check.integer(max_tokens, "max_tokens", 1, None),
+            temperature=check.number(body.get("temperature", defaults.temperature), "temperature", 0.0, 2.0),
+            top_p=check.number(body.get("top_p", defaults.top_p), "top_p", 1e-6, 1.0),
+            stop=check.stops(body.get("stop")),
+            seed=check.integer(body.get("seed", self.recipe.seed), "seed", None, None),
+        )
+        n = check.integer(body.get("n", 1), "n", 1, 16)
+        if n > 1 and body.get("seed") is None and not params.greedy:
+            params = replace(params, seed=int.from_bytes(os.urandom(4), "big"))
+        gens = self.generator.generate([messages] * n, params)
+        errors = [g for g in gens if g.finish_reason == "error"]
+        if errors:
+            raise RequestError(
+                400, errors[0].error or "the model refused the request", "context_length_exceeded"
+            )
+        choices = []
+        for i, g in enumerate(gens):
+            text = g.text
+            if g.finish_reason == "stop":  # OpenAI semantics: the stop string is not part of the text
+                for s in params.stop:
+                    if text.endswith(s):
+                        text = text[: -len(s)]
+                        break
+            choices.append(
+                {
+                    "index": i,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": g.finish_reason,
+                }
+            )
+        prompt_tokens = gens[0].prompt_tokens or 0
+        completion_tokens = sum(g.num_tokens for g in gens)
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model_name,
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+    def judge(self, body: dict) -> dict:
+        self._check_model(body)
+        raw = body.get("pairs")
+        if not isinstance(raw, list) or not raw:
+            raise RequestError(400, '"pairs" must be a non-empty list of {"prompt", "chosen", "rejected"}')
+        limit = self.recipe.max_pairs_per_request
+        if len(raw) > limit:
+            raise RequestError(413, f"{len(raw)} pairs in one request; the limit is {limit}: split it")
+        pairs = [check.pair(row, i) for i, row in enumerate(raw)]
+        with_texts = body.get("include_text", True)
+        if not isinstance(with_texts, bool):
+            raise RequestError(400, '"include_text" must be true or false')
+        with self._engine_lock:
+            results = self.engine.judge(pairs, description="serving /judge")
+        return {"model": self.model_name, "results": [check.result_row(r, with_texts) for r in results]}
+
+    def _check_model(self, body: dict) -> None:
+        name = body.get("model")
+        if name is not None and name != self.model_name:
+            raise RequestError(
+                404,
+                f"model {name!r} is not served here; this server serves {self.model_name!r}",
+                "model_not_found",
+            )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: JudgeServer
+    server_version = "rmr1"
+    timeout = 60  # seconds a client may take to send its request
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._handle({"/health": None, "/v1/models": None}, read_body=False)
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._handle({"/v1/chat/completions": None, "/judge": None}, read_body=True)
+
+    def _handle(self, routes: dict, read_body: bool) -> None:
+        started = time.perf_counter()
+        path = self.path.split("?", 1)[0].rstrip("/") or "/"
+        status = 200
+        try:
+            if path not in routes:
+                known = "GET /health, GET /v1/models, POST /v1/chat/completions, POST /judge"
+                raise RequestError(
+                    404 if path not in _ALL_PATHS else 405, f"no {self.command} {path}; try {known}"
+                )
+            if path == "/health":
+                payload = {"status": "ok", "model": self.server.model_name}
+            else:
+                if not self.server.authorized(self.headers.get("Authorization")):
+                    raise RequestError(
+                        401,
+                        "missing or wrong bearer token (Authorization: Bearer <token>)",
+                        "invalid_api_key",
+                    )
+                if path == "/v1/models":
+                    payload = self.server.models()
+                else:
+                    body = self._json_body()
+                    payload = (
+                        self.server.chat_completions(body)
+                        if path == "/v1/chat/completions"
+                        else self.server.judge(body)
+                    )
+        except RequestError as exc:
+            status = exc.status
+            payload = {"error": {"message": exc.message, "type": "invalid_request_error", "code": exc.code}}
+        except Rmr1Error as exc:
+            status = 500
+            payload = {"error": {"message": str(exc), "type": "server_error", "code": None}}
+        except Exception as exc:  # a bug must not take the server down
+            log.exception("error while serving %s %s", self.command, path)
+            status = 500
+            payload = {"error": {"message": f"internal error: {type(exc).__name__}", "type": "server_error"}}
+        self._send(status, payload)
+        log.info("%s %s %d %.2fs", self.command, path, status, time.perf_counter() - started)
+
+    def _json_body(self) -> dict:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            raise RequestError(411, "chunked bodies are not accepted; send a Content-Length")
+        length = self.headers.get("Content-Length")
+        if length is None:
+            raise RequestError(411, "a Content-Length header is required")
+        try:
+            size = int(length)
+        except ValueError:
+            raise RequestError(400, "Content-Length is not a number") from None
+        if size < 0:
+            raise RequestError(400, "Content-Length is negative")
+        if size > self.server.recipe.max_request_bytes:
+            self.close_connection = True  # the body stays unread
+            raise RequestError(
+                413,
+                f"request body of {size} bytes exceeds the limit of {self.server.recipe.max_request_bytes}",
+            )
+        raw = self.rfile.read(size)
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RequestError(400, f"the body is not valid JSON ({exc})") from None
+        if not isinstance(body, dict):
+            raise RequestError(400, "the body must be a JSON object")
+        return body
+
+    def _send(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if status == 401:
+            self.send_header("WWW-Authenticate", "Bearer")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        log.debug("%s - %s", self.address_string(), format % args)  # request lines, never headers
+
+
+_ALL_PATHS = {"/health", "/v1/models", "/v1/chat/completions", "/judge"}
+
+
+def _default_name(name_or_path: str) -> str:
+    path = Path(name_or_path)
+    return path.name if path.exists() else name_or_path
+
+
+def build_server(recipe: ServeRecipe, generator: Generator | None = None) -> JudgeServer:
+    """Everything ``rmr1 serve`` runs, bound but not yet serving (tests pass a scripted generator)."""
+    from rmr1_cli.generation import build_generator
+    from rmr1_cli.judging.engine import check_settings
+    from rmr1_cli.judging.prompts import load_template
+
+    token = None
+    if recipe.api_key_env:
+        token = os.environ.get(recipe.api_key_env)
+        if not token:
+            raise ConfigError(
+                f"api_key_env names ${recipe.api_key_env}, but that environment variable is empty or unset; "
+                "export the token clients must send there"
+            )
+    if recipe.host not in LOOPBACK and token is None:
+        log.warning("serving on %s without a token: anyone who can reach it can use the model", recipe.host)
+    template = load_template(recipe.judge.template)
+    stop = (VERDICT_STOP,) if recipe.generation.stop_at_verdict else ()
+    params = SamplingParams.from_spec(recipe.generation, seed=recipe.seed, stop=stop)
+    check_settings(recipe.judge, params)
+    inner = generator if generator is not None else build_generator(recipe.model, recipe.generation)
+    batching = BatchingGenerator(inner, wait_s=recipe.batch_wait_ms / 1000)
+    cache = JudgmentCache(recipe.cache_file) if recipe.cache_file else None
+    engine = JudgeEngine(batching, template, recipe.judge, params, cache=cache, seed=recipe.seed)
+    try:
+        return JudgeServer(recipe, batching, engine, token)
+    except OSError as exc:
+        batching.close()
+        raise ConfigError(f"cannot listen on {recipe.host}:{recipe.port}: {exc.strerror or exc}") from None
