@@ -13,7 +13,7 @@ from rmr1_cli import data
 from rmr1_cli.config import SynthRecipe, load_recipe
 from rmr1_cli.errors import ConfigError
 from rmr1_cli.judging.verdicts import parse_judgment
-from rmr1_cli.loop import synthetic
+from rmr1_cli.loop import arithmetic, synthetic
 from rmr1_cli.rewards.verifiable import answer_matches, extract_final_answer
 
 SETTINGS = dict(
@@ -23,7 +23,7 @@ SETTINGS = dict(
     max_factor=9,
     train_prompts=300,
     test_prompts=80,
-    errors=list(synthetic.ERRORS),
+    errors=list(arithmetic.ERRORS),
     pairs_per_prompt=2,
     length_bias=0.9,
     test_length_bias=0.0,
@@ -37,7 +37,7 @@ def domain() -> dict[str, list[dict]]:
 
 def value_of(prompt: str) -> int:
     """Evaluate the expression in a prompt independently of the module (Python's own precedence)."""
-    problem = synthetic.parse_problem(prompt)
+    problem = arithmetic.parse_problem(prompt)
     return eval(problem.expr)  # noqa: S307 - digits and + - * only, written by the generator
 
 
@@ -55,8 +55,8 @@ def test_prompts_answers_and_references_are_correct(domain):
 
 
 def test_train_and_test_prompts_are_disjoint(domain):
-    train = {synthetic.parse_problem(r["prompt"]).expr for r in domain["prompts_train"]}
-    test = {synthetic.parse_problem(r["prompt"]).expr for r in domain["prompts_test"]}
+    train = {arithmetic.parse_problem(r["prompt"]).expr for r in domain["prompts_train"]}
+    test = {arithmetic.parse_problem(r["prompt"]).expr for r in domain["prompts_test"]}
     assert len(train) == 300 and len(test) == 80 and not train & test
 
 
@@ -78,8 +78,8 @@ def test_chosen_is_right_and_rejected_is_wrong(domain):
     ],
 )
 def test_each_error_type_makes_its_mistake(error, numbers, symbols, wrong):
-    problem = synthetic.make_problem(numbers, symbols)
-    made = synthetic.wrong_working(problem, error, random.Random(0))
+    problem = arithmetic.make_problem(numbers, symbols)
+    made = arithmetic.wrong_working(problem, error, random.Random(0))
     assert made is not None and made.value != problem.value
     if wrong is not None:
         assert made.value == wrong
@@ -95,13 +95,13 @@ def test_error_types_are_what_the_subset_says(domain):
             assert abs(wrong - truth) == 1
         if pair["subset"] == "wrong_carry":
             assert abs(wrong - truth) == 10
-    assert set(Counter(p["subset"] for p in domain["pairs_train"])) == set(synthetic.ERRORS)
+    assert set(Counter(p["subset"] for p in domain["pairs_train"])) == set(arithmetic.ERRORS)
 
 
 def test_errors_that_cannot_happen_are_skipped():
-    problem = synthetic.make_problem([0, 0], ["+"])  # 0 - 0 and 0 * 0 are also 0
-    assert synthetic.wrong_working(problem, "wrong_operator", random.Random(0)) is None
-    assert synthetic.wrong_working(problem, "wrong_carry", random.Random(0)) is None
+    problem = arithmetic.make_problem([0, 0], ["+"])  # 0 - 0 and 0 * 0 are also 0
+    assert arithmetic.wrong_working(problem, "wrong_operator", random.Random(0)) is None
+    assert arithmetic.wrong_working(problem, "wrong_carry", random.Random(0)) is None
 
 
 @pytest.mark.parametrize("bias", [0.0, 0.3, 0.75, 1.0])
@@ -151,18 +151,18 @@ def test_traces_parse_to_their_label_are_short_and_balanced(domain):
             quote = row["trace"].split(f"<quote_{slot}>")[1].split(f"</quote_{slot}>")[0].strip()
             assert quote in row[f"answer_{slot.lower()}"]
     labels = Counter(r["label"] for r in traces)
-    assert abs(labels["A"] - labels["B"]) <= len(synthetic.ERRORS)
-    for subset in synthetic.ERRORS:
+    assert abs(labels["A"] - labels["B"]) <= len(arithmetic.ERRORS)
+    for subset in arithmetic.ERRORS:
         per = Counter(r["label"] for r in traces if r["subset"] == subset)
         assert abs(per["A"] - per["B"]) <= 1, subset
 
 
 def test_gold_trace_for_pairs_made_elsewhere():
-    trace, label = synthetic.gold_trace_for(
+    trace, label = arithmetic.gold_trace_for(
         "What is 6 * 7?", "6 * 7 = 42. The answer is 42.", "The answer is 48."
     )
     assert label == "A" and parse_judgment(trace).verdict == "A"
-    assert synthetic.gold_trace_for("Write a poem.", "a", "b") is None
+    assert arithmetic.gold_trace_for("Write a poem.", "a", "b") is None
 
 
 def test_too_many_prompts_is_a_config_error():

@@ -1,332 +1,36 @@
-"""A verifiable synthetic domain: small integer arithmetic, written as prompts, preference pairs and gold
-Chain-of-Rubrics traces, so that learning can be measured on a CPU (``rmr1 synth``).
+"""A verifiable synthetic domain, written as prompts, preference pairs and gold traces, so that
+learning can be measured on a CPU (``rmr1 synth``). The arithmetic itself is ``loop/arithmetic.py``.
 
 Pure Python and deterministic from a seed: the same recipe writes the same files on every machine.
 
-- A *problem* is ``a + b``, ``a - b`` (a >= b), ``a * b`` or a two-step ``a + b * c`` / ``a - b * c``.
-  Train and test prompts are disjoint expressions.
-- An *answer* shows its working and ends with ``The answer is N.``; it is written *concise* (the
-  working alone) or *verbose* (the same working wrapped in filler sentences, always longer).
+- Train and test prompts are disjoint expressions (``test_problems: shared`` draws both from the same
+  facts).
 - A *pair* puts the correct answer (chosen) against a plausible wrong one (rejected); ``subset`` names
-  the error: ``off_by_one`` (last result +-1), ``wrong_operator`` (another operator used),
-  ``wrong_carry`` (a carry or borrow forgotten, only where there is one), ``copy_error`` (an operand
-  copied one off, then computed correctly) and ``order_of_operations`` (a two-step left to right).
+  the mistake. Gold-trace labels alternate A/B per mistake type.
 - The *length bias* is the probability that the chosen answer is the verbose (longer) one: a
   scalar reward model trained on ``length_bias: 0.9`` pairs can score well by preferring length, and
   then fails on test pairs written with ``test_length_bias: 0`` (the longer answer always wrong).
   ``same_style_share`` writes that share of the train (and iid) pairs with both answers concise: no
   length cue at all, like two answers of one policy, which is what a judge sees as a GRPO reward.
-- A *gold trace* is a short, formulaic judge output (under 320 characters) that solves the problem,
-  quotes the working of both answers, sets each result beside the solution's and names the one that
-  matches; labels alternate A/B per error type. Wrong operators and mis-copied operands show in the quoted working itself;
-  off-by-one and carry slips need the arithmetic.
 """
 
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from rmr1_cli.errors import ConfigError
-
-OPS = ("add", "sub", "mul", "two_step")
-ERRORS = ("off_by_one", "wrong_operator", "wrong_carry", "copy_error", "order_of_operations")
-
-_SYMBOL = {"add": "+", "sub": "-", "mul": "*"}
-_APPLY = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y}
-
-_QUESTIONS = ("What is {expr}?", "Compute {expr}.", "Calculate {expr}.", "Work out {expr}.")
-_OPENERS = (
-    "Let me work through this one carefully, step by step.",
-    "Sure! Here is the full working, written out in detail.",
-    "Good question. I will solve it slowly and show every step.",
+from rmr1_cli.loop.arithmetic import (
+    ERRORS,
+    OPS,
+    QUESTIONS,
+    Problem,
+    Working,
+    all_problems,
+    gold_trace,
+    render_answer,
+    wrong_working,
 )
-_CLOSERS = (
-    "Each step follows the usual rules of arithmetic.",
-    "I went over every step of the working once more.",
-    "That completes the calculation from start to finish.",
-)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One arithmetic question: its expression, its correct working and its value."""
-
-    expr: str  # "7 + 5" or "3 + 4 * 2"
-    steps: tuple[str, ...]  # ("7 + 5 = 12",) or ("4 * 2 = 8", "3 + 8 = 11")
-    value: int
-
-    @property
-    def numbers(self) -> tuple[int, ...]:
-        return tuple(int(n) for n in re.findall(r"\d+", self.expr))
-
-    @property
-    def symbols(self) -> tuple[str, ...]:
-        return tuple(re.findall(r"[-+*]", self.expr))
-
-
-@dataclass(frozen=True)
-class Working:
-    """An answer's content before styling: the steps it shows and the final value it gives."""
-
-    steps: tuple[str, ...]
-    value: int
-
-
-# ----------------------------------------------------------------------------------------------------
-# Problems
-
-
-def make_problem(numbers: Sequence[int], symbols: Sequence[str]) -> Problem:
-    """The problem for ``numbers`` joined by ``symbols`` (``*`` first, as arithmetic says).
-
-    >>> make_problem([7, 5], ["+"])
-    Problem(expr='7 + 5', steps=('7 + 5 = 12',), value=12)
-    >>> make_problem([3, 4, 2], ["+", "*"]).steps
-    ('4 * 2 = 8', '3 + 8 = 11')
-    """
-    if len(numbers) == 2:
-        a, b = numbers
-        value = _APPLY[symbols[0]](a, b)
-        return Problem(f"{a} {symbols[0]} {b}", (f"{a} {symbols[0]} {b} = {value}",), value)
-    a, b, c = numbers
-    first, second = symbols  # two-step problems are a (+|-) b * c
-    product = b * c
-    value = _APPLY[first](a, product)
-    steps = (f"{b} * {c} = {product}", f"{a} {first} {product} = {value}")
-    return Problem(f"{a} {first} {b} * {c}", steps, value)
-
-
-def all_problems(ops: Sequence[str], max_operand: int, max_factor: int) -> list[Problem]:
-    """Every problem the settings allow, in a fixed order (the generator shuffles it with the seed).
-
-    >>> len(all_problems(["add"], 2, 2)), len(all_problems(["sub"], 2, 2)), len(all_problems(["mul"], 9, 3))
-    (9, 6, 4)
-    """
-    problems = []
-    operands = range(0, max_operand + 1)
-    factors = range(2, max_factor + 1)
-    for op in ops:
-        if op == "add":
-            problems += [make_problem([a, b], ["+"]) for a in operands for b in operands]
-        elif op == "sub":
-            problems += [make_problem([a, b], ["-"]) for a in operands for b in operands if a >= b]
-        elif op == "mul":
-            problems += [make_problem([a, b], ["*"]) for a in factors for b in factors]
-        elif op == "two_step":
-            # a >= 1 and c >= 2 so that left-to-right evaluation gives a different (wrong) value
-            for first in ("+", "-"):
-                for a in range(1, max_operand + 1):
-                    for b in factors:
-                        for c in factors:
-                            if first == "+" or a >= b * c:
-                                problems.append(make_problem([a, b, c], [first, "*"]))
-        else:
-            raise ConfigError(f"ops: unknown operation {op!r}; choose from {', '.join(OPS)}")
-    return problems
-
-
-def parse_problem(prompt: str) -> Problem | None:
-    """Read back a problem from a prompt this module wrote (None for any other prompt).
-
-    >>> parse_problem("What is 3 + 4 * 2?").value
-    11
-    >>> parse_problem("Tell me a joke.") is None
-    True
-    """
-    match = re.search(r"(\d+) ([-+*]) (\d+)(?: ([*]) (\d+))?", prompt)
-    if match is None:
-        return None
-    a, s1, b, s2, c = match.groups()
-    if s2 is None:
-        return make_problem([int(a), int(b)], [s1])
-    if s1 == "*":
-        return None
-    return make_problem([int(a), int(b), int(c)], [s1, s2])
-
-
-# ----------------------------------------------------------------------------------------------------
-# Wrong answers: each returns the working of a plausible mistake, or None where it does not apply
-
-
-def wrong_working(problem: Problem, error: str, rng: random.Random) -> Working | None:
-    """The working of ``problem`` with one ``error``; None when the error cannot happen here.
-
-    >>> p = make_problem([27, 15], ["+"])
-    >>> wrong_working(p, "wrong_carry", random.Random(0))
-    Working(steps=('27 + 15 = 32',), value=32)
-    >>> wrong_working(p, "order_of_operations", random.Random(0)) is None
-    True
-    """
-    made = _MISTAKES[error](problem, rng)
-    if made is None or made.value == problem.value:
-        return None
-    return made
-
-
-def _off_by_one(p: Problem, rng: random.Random) -> Working:
-    value = p.value + rng.choice((-1, 1))
-    last = p.steps[-1].rsplit("= ", 1)[0] + f"= {value}"
-    return Working(p.steps[:-1] + (last,), value)
-
-
-def _wrong_operator(p: Problem, rng: random.Random) -> Working | None:
-    numbers, symbols = p.numbers, list(p.symbols)
-    slot = 0  # the first operator: the only one, or the + / - of a two-step problem
-    choices = [s for s in ("+", "-", "*") if s != symbols[slot]]
-    if len(symbols) == 2:
-        choices = [s for s in choices if s != "*"]
-    rng.shuffle(choices)
-    for symbol in choices:
-        swapped = make_problem(numbers, [symbol] + symbols[1:])
-        if swapped.value != p.value and swapped.value >= 0:
-            return Working(swapped.steps, swapped.value)
-    return None
-
-
-def _wrong_carry(p: Problem, rng: random.Random) -> Working | None:
-    """A forgotten carry (addition) or borrow (subtraction) in the units column."""
-    if len(p.steps) != 1 or p.symbols[0] == "*":
-        return None
-    a, b = p.numbers
-    if p.symbols[0] == "+" and a % 10 + b % 10 >= 10:
-        value = p.value - 10
-    elif p.symbols[0] == "-" and a % 10 < b % 10 and a >= 10:
-        value = p.value + 10
-    else:
-        return None
-    return Working((f"{p.expr} = {value}",), value)
-
-
-def _copy_error(p: Problem, rng: random.Random) -> Working | None:
-    """One operand copied one off, then computed correctly from the wrong copy."""
-    numbers = list(p.numbers)
-    index = rng.randrange(len(numbers))
-    numbers[index] += 1 if numbers[index] == 0 or rng.random() < 0.5 else -1
-    wrong = make_problem(numbers, list(p.symbols))
-    if wrong.value < 0:
-        return None
-    return Working(wrong.steps, wrong.value)
-
-
-def _order_of_operations(p: Problem, rng: random.Random) -> Working | None:
-    """A two-step problem evaluated left to right: (a + b) * c."""
-    if len(p.steps) != 2:
-        return None
-    a, b, c = p.numbers
-    first = p.symbols[0]
-    partial = _APPLY[first](a, b)
-    value = partial * c
-    if partial < 0:
-        return None
-    return Working((f"{a} {first} {b} = {partial}", f"{partial} * {c} = {value}"), value)
-
-
-_MISTAKES = {
-    "off_by_one": _off_by_one,
-    "wrong_operator": _wrong_operator,
-    "wrong_carry": _wrong_carry,
-    "copy_error": _copy_error,
-    "order_of_operations": _order_of_operations,
-}
-
-
-# ----------------------------------------------------------------------------------------------------
-# Answers and traces
-
-
-def render_answer(working: Working, *, verbose: bool, rng: random.Random) -> str:
-    """An answer's text: the working, then ``The answer is N.``; verbose adds filler before and after.
-
-    >>> render_answer(Working(("7 + 5 = 12",), 12), verbose=False, rng=random.Random(0))
-    'We get 7 + 5 = 12. The answer is 12.'
-    """
-    work = ", then ".join(working.steps)
-    if not verbose:  # a word first, so the numbers tokenize as in the question (" 14", not "14")
-        return f"We get {work}. The answer is {working.value}."
-    return f"{rng.choice(_OPENERS)} First, {work}. {rng.choice(_CLOSERS)} The answer is {working.value}."
-
-
-def final_value(answer: str) -> str | None:
-    """The number after the last ``answer is``.
-
-    >>> final_value("3 + 4 = 7. The answer is 7.")
-    '7'
-    """
-    found = re.findall(r"answer is (-?\d+)", answer)
-    return found[-1] if found else None
-
-
-_WORKING = re.compile(r"\d+ [-+*] \d+ = -?\d+(?:, then \d+ [-+*] \d+ = -?\d+)*")
-
-
-def working_of(answer: str) -> str:
-    """The working an answer shows, verbatim (what the gold trace quotes): its last chain of equations,
-    else its final-answer sentence, else its last 40 characters.
-
-    >>> working_of("Sure! First, 4 * 2 = 8, then 3 + 8 = 11. So. The answer is 11.")
-    '4 * 2 = 8, then 3 + 8 = 11'
-    >>> working_of("I think the answer is 9."), working_of("no idea")
-    ('answer is 9', 'no idea')
-    """
-    chains = _WORKING.findall(answer)
-    if chains:
-        return chains[-1]
-    found = re.findall(r"answer is -?\d+", answer)
-    return found[-1] if found else answer.strip()[-40:]
-
-
-def gold_trace(problem: Problem, answer_a: str, answer_b: str, label: str) -> str:
-    """A short Chain-of-Rubrics judge output: solve, quote each answer's working, set its result beside the
-    solution's, mark it, pick the one that matches.
-
-    Each answer gets its own step: its result written next to the solution's, then "matches" or
-    "differs". The mark is then a comparison of two adjacent numbers, which a small model learns as
-    such, instead of a judgement over the whole answer, where it would learn the answers' length.
-
-    >>> p = make_problem([7, 5], ["+"])
-    >>> print(gold_trace(p, "7 + 5 = 13. The answer is 13.", "7 + 5 = 12. The answer is 12.", "B"))
-    <type>Reasoning</type><solution> We get 7 + 5 = 12. The answer is 12.</solution><eval>A: <quote_A> 7 + 5 = 13</quote_A> gives 13, the solution 12: differs. B: <quote_B> 7 + 5 = 12</quote_B> gives 12, the solution 12: matches.</eval><answer>[[B]]</answer>
-    """
-    # A space after each opening tag: numbers then tokenize as they do inside the answers (" 18", not
-    # "18"), so a small model learns quoting as plain copying; the parser strips the space. The solution
-    # is the judge answering the question itself, in the words it would use as a policy.
-    solution = render_answer(Working(problem.steps, problem.value), verbose=False, rng=random.Random(0))
-    steps = []
-    for slot, answer in (("A", answer_a), ("B", answer_b)):
-        mark = "matches" if slot == label else "differs"
-        result = final_value(answer) or "nothing"
-        steps.append(
-            f"{slot}: <quote_{slot}> {working_of(answer)}</quote_{slot}> gives {result}, "
-            f"the solution {problem.value}: {mark}."
-        )
-    return (
-        f"<type>Reasoning</type><solution> {solution}</solution>"
-        f"<eval>{' '.join(steps)}</eval><answer>[[{label}]]</answer>"
-    )
-
-
-def gold_trace_for(prompt: str, answer_a: str, answer_b: str) -> tuple[str, str] | None:
-    """(trace, label) for a pair on one of this module's prompts where exactly one answer is right.
-
-    Lets a loop write gold traces for pairs it made itself (e.g. ``rmr1 refine`` output).
-
-    >>> gold_trace_for("What is 2 * 3?", "The answer is 5.", "2 * 3 = 6. The answer is 6.")[1]
-    'B'
-    >>> gold_trace_for("What is 2 * 3?", "The answer is 6.", "The answer is 6.") is None
-    True
-    """
-    problem = parse_problem(prompt)
-    if problem is None:
-        return None
-    right = [final_value(text) == str(problem.value) for text in (answer_a, answer_b)]
-    if right.count(True) != 1:
-        return None
-    label = "A" if right[0] else "B"
-    return gold_trace(problem, answer_a, answer_b, label), label
-
 
 # ----------------------------------------------------------------------------------------------------
 # The whole domain
@@ -452,7 +156,7 @@ def _prompt_row(split: str, index: int, problem: Problem, rng: random.Random) ->
     reference = render_answer(Working(problem.steps, problem.value), verbose=False, rng=rng)
     return {
         "id": f"arith-{split}-{index:04d}",
-        "prompt": rng.choice(_QUESTIONS).format(expr=problem.expr),
+        "prompt": rng.choice(QUESTIONS).format(expr=problem.expr),
         "reference": reference,
         "answer": str(problem.value),
         "subset": _op_name(problem),
