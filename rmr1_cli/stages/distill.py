@@ -1,5 +1,5 @@
 """``rmr1 distill``: a teacher writes Chain-of-Rubrics traces for labelled pairs; verified ones become
-an SFT data set (RM-R1 stage 1 data, DESIGN.md §2).
+an SFT data set (RM-R1 stage 1 data; docs/training.md has the paper's recipe).
 
 First pass: the teacher judges each pair with the judge template, the chosen answer in its slot; a
 trace is kept when its verdict names that slot. Second pass (for the rest): the teacher is shown the
@@ -92,16 +92,16 @@ def distill_traces(
 class GoldTraces(Generator):
     """The synthetic domain's gold traces as the teacher (no model), for pairs on ``rmr1 synth``
     prompts (refine pairs included): each rendered judge prompt maps to the trace
-    ``synthetic.gold_trace_for`` writes; anything else gets an empty output (dropped as invalid)."""
+    ``arithmetic.gold_trace_for`` writes; anything else gets an empty output (dropped as invalid)."""
 
     identity = "synthetic-gold-traces"
 
     def __init__(self, tasks: list[Task], template: JudgeTemplate):
-        from rmr1_cli.loop import synthetic
+        from rmr1_cli.loop import arithmetic
 
         self.table = {}
         for task in tasks:
-            gold = synthetic.gold_trace_for(render_conversation(task.prompt), *task.answers)
+            gold = arithmetic.gold_trace_for(render_conversation(task.prompt), *task.answers)
             if gold is not None:
                 self.table[_key(template.render(task.prompt, *task.answers))] = gold[0]
 
@@ -126,6 +126,15 @@ def _generate(teacher: Generator, conversations: list[list[dict]], params: Sampl
     if hasattr(teacher, "records"):  # a CachedGenerator shows a progress bar
         return teacher.generate(conversations, params, description=description)
     return teacher.generate(conversations, params)
+
+
+# metrics.json: ``kept`` traces passed the checks (``kept_rate`` of ``tasks``); ``written`` of them are in
+# traces.jsonl after ``balance_labels``.
+METRICS = (
+    "tasks", "first_pass", "second_pass", "kept", "kept_rate", "dropped", "labels",
+    "dropped_to_balance_labels", "written", "template", "template_sha256", "teacher", "generated", "cached",
+    "generated_tokens", "seconds",
+)  # fmt: skip
 
 
 def run(recipe: DistillRecipe) -> Path:
