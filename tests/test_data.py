@@ -17,7 +17,6 @@ import pytest
 from rmr1_cli.data import (
     PreferencePair,
     PromptRecord,
-    append_jsonl,
     file_sha256,
     load_pairs,
     load_prompts,
@@ -431,20 +430,6 @@ def test_write_json_is_readable_and_leaves_no_temp_file(tmp_path):
     write_json(tmp_path / "m.json", {"b": 1, "a": "é"})
     assert (tmp_path / "m.json").read_text(encoding="utf-8") == '{\n  "b": 1,\n  "a": "é"\n}\n'
     assert os.listdir(tmp_path) == ["m.json"]
-
-
-def test_append_jsonl_repairs_an_interrupted_last_line(tmp_path, caplog):
-    path = tmp_path / "cache.jsonl"
-    append_jsonl(path, [{"n": 1}])
-    with open(path, "a") as handle:
-        handle.write('{"n": 2, "tex')  # a run killed mid-write
-    with caplog.at_level(logging.WARNING, logger="rmr1_cli.data"):
-        append_jsonl(path, [{"n": 3}])
-    assert [row["n"] for _, row in read_rows(path)] == [1, 3]
-    assert "dropped an incomplete last line" in caplog.text
-    path.write_text('{"n": 4}')  # complete, but without its newline: kept
-    append_jsonl(path, [{"n": 5}])
-    assert [row["n"] for _, row in read_rows(path)] == [4, 5]
 
 
 def test_file_sha256_of_files_and_folders(tmp_path, saved_formats):

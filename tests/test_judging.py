@@ -177,7 +177,7 @@ def test_a_torn_last_line_is_dropped_and_a_bad_line_is_an_error(tmp_path):
     assert len(cache) == 4 and path.read_bytes() == good
     assert all(r.valid for r in cache.records.values())
     path.write_bytes(b"not json\n" + good)
-    with pytest.raises(DataError, match="line 1"):
+    with pytest.raises(DataError, match=r"judgments.jsonl:1: not valid JSON"):
         JudgmentCache(path)
 
 

@@ -2,8 +2,9 @@
 the vs-reference reward, and both policies' answers in a policy evaluation.
 
 Each answer is keyed by a hash of what determines it (model identity, prompt, sampling settings) and
-appended to a JSONL file batch by batch, so a rerun or a resumed run generates only what is missing,
-and retraining into the same model folder (a new identity) does not reuse stale answers.
+appended to a ``JsonlStore`` batch by batch, so a rerun or a resumed run generates only what is
+missing, a line torn by a killed run is cut off, and retraining into the same model folder (a new
+identity) does not reuse stale answers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rmr1_cli.config import GenerationSpec, ModelSpec
-from rmr1_cli.data import PromptRecord, append_jsonl, as_messages
+from rmr1_cli.data import PromptRecord, as_messages
+from rmr1_cli.data.store import JsonlStore
+
+ANSWER_FIELDS = ("text", "num_tokens", "finish_reason")  # what a caller gets of each cached row
 
 
 def answer_key(identity: str, prompt: PromptRecord, generation: GenerationSpec, seed: int) -> str:
@@ -35,17 +39,6 @@ def answer_key(identity: str, prompt: PromptRecord, generation: GenerationSpec, 
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def read_cache(path: Path) -> dict[str, dict]:
-    if not path.exists():
-        return {}
-    rows = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            rows[row["key"]] = row
-    return rows
-
-
 def policy_answers(
     model: ModelSpec,
     generation: GenerationSpec,
@@ -57,38 +50,50 @@ def policy_answers(
 ) -> dict[str, dict]:
     """``prompt id -> {"text", "num_tokens", "finish_reason"}`` for every prompt (cached ones reused)."""
     from rmr1_cli import models
+
+    identity = f"{model.name_or_path}:{models.model_identity(model)}"
+    keys = {p.id: answer_key(identity, p, generation, seed) for p in prompts}
+    with JsonlStore(cache_path, what="answer") as cache:
+        todo = [p for p in prompts if keys[p.id] not in cache]
+        if todo:
+            _generate(model, generation, todo, keys, cache, seed=seed, label=label)
+        return {p.id: {k: cache[keys[p.id]][k] for k in ANSWER_FIELDS} for p in prompts}
+
+
+def _generate(
+    model: ModelSpec,
+    generation: GenerationSpec,
+    todo: Sequence[PromptRecord],
+    keys: dict[str, str],
+    cache: JsonlStore,
+    *,
+    seed: int,
+    label: str,
+) -> None:
+    """Generate the missing answers batch by batch, appending each batch to the cache as it is done."""
     from rmr1_cli.console import progress
     from rmr1_cli.generation import SamplingParams, build_generator
 
-    cache_path = Path(cache_path)
-    identity = f"{model.name_or_path}:{models.model_identity(model)}"
-    keys = {p.id: answer_key(identity, p, generation, seed) for p in prompts}
-    cache = read_cache(cache_path)
-    todo = [p for p in prompts if keys[p.id] not in cache]
-    if todo:
-        generator = build_generator(model, generation)
-        params = SamplingParams.from_spec(generation, seed=seed)  # no stop strings: a whole answer
-        chunk = max(1, generation.batch_size)
-        try:
-            with progress() as bar:
-                task = bar.add_task(f"{label} answers", total=len(todo))
-                for start in range(0, len(todo), chunk):
-                    batch = todo[start : start + chunk]
-                    gens = generator.generate([as_messages(p.prompt) for p in batch], params)
-                    rows = [
-                        {
-                            "key": keys[p.id],
-                            "prompt_id": p.id,
-                            "model": model.name_or_path,
-                            "text": g.text,
-                            "num_tokens": g.num_tokens,
-                            "finish_reason": g.finish_reason,
-                        }
-                        for p, g in zip(batch, gens, strict=True)
-                    ]
-                    append_jsonl(cache_path, rows)
-                    cache.update((r["key"], r) for r in rows)
-                    bar.advance(task, len(batch))
-        finally:
-            generator.close()
-    return {p.id: {k: cache[keys[p.id]][k] for k in ("text", "num_tokens", "finish_reason")} for p in prompts}
+    generator = build_generator(model, generation)
+    params = SamplingParams.from_spec(generation, seed=seed)  # no stop strings: a whole answer
+    chunk = max(1, generation.batch_size)
+    try:
+        with progress() as bar:
+            task = bar.add_task(f"{label} answers", total=len(todo))
+            for start in range(0, len(todo), chunk):
+                batch = todo[start : start + chunk]
+                gens = generator.generate([as_messages(p.prompt) for p in batch], params)
+                cache.append(
+                    {
+                        "key": keys[p.id],
+                        "prompt_id": p.id,
+                        "model": model.name_or_path,
+                        "text": g.text,
+                        "num_tokens": g.num_tokens,
+                        "finish_reason": g.finish_reason,
+                    }
+                    for p, g in zip(batch, gens, strict=True)
+                )
+                bar.advance(task, len(batch))
+    finally:
+        generator.close()

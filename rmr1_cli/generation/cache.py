@@ -3,8 +3,8 @@
 ``rmr1 distill`` and ``rmr1 refine`` wrap their teacher and policy in it, so an interrupted run resumes
 where it stopped and a rerun with the same settings generates nothing. The key covers the backend's
 identity, the messages, the sampling settings (the seed only when sampling) and the occurrence of an
-identical request within one call (k samples of the same prompt are k different completions). Rows are
-appended and fsync'ed per chunk by ``data.append_jsonl``, which also cuts a line torn by a killed run.
+identical request within one call (k samples of the same prompt are k different completions). The file
+is a ``JsonlStore``: appended per chunk, one writer at a time, a line torn by a killed run cut off.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
-from rmr1_cli.data import Message, append_jsonl
+from rmr1_cli.data import Message
+from rmr1_cli.data.store import JsonlStore
 from rmr1_cli.generation import Generation, Generator, SamplingParams
 
 
@@ -26,11 +28,16 @@ class CachedGenerator(Generator):
         self.identity = inner.identity
         self.context_length = inner.context_length
         self.batch_size = getattr(inner, "batch_size", 16)
-        self.path = Path(path)
-        self.records: dict[str, Generation] = _load(self.path)
+        self.store = JsonlStore(path, what="completion")
+        self.path = self.store.path
         self.hits = 0
         self.misses = 0
         self.tokens = 0  # generated (not cached) tokens
+
+    @property
+    def records(self) -> Mapping[str, dict]:
+        """The stored completions by key, read from disk on access."""
+        return self.store
 
     def key(self, conversation: list[Message], params: SamplingParams, occurrence: int) -> str:
         sampled = params.temperature > 0
@@ -49,50 +56,43 @@ class CachedGenerator(Generator):
             text = json.dumps(conversation, ensure_ascii=False, sort_keys=True)
             keys.append(self.key(conversation, params, seen[text]))
             seen[text] += 1
-        pending = [i for i, key in enumerate(keys) if key not in self.records]
+        pending = [i for i, key in enumerate(keys) if key not in self.store]
         self.hits += len(keys) - len(pending)
         self.misses += len(pending)
+        fresh: dict[str, Generation] = {}
         chunk = max(1, self.batch_size) * 4
         with progress() as bar:
             task = bar.add_task(description, total=len(pending))
             for start in range(0, len(pending), chunk):
                 batch = pending[start : start + chunk]
-                fresh = self.inner.generate([conversations[i] for i in batch], params)
-                append_jsonl(
-                    self.path,
-                    (
-                        {
-                            "key": keys[i],
-                            "text": g.text,
-                            "num_tokens": g.num_tokens,
-                            "finish_reason": g.finish_reason,
-                        }
-                        for i, g in zip(batch, fresh, strict=True)
-                    ),
+                generated = self.inner.generate([conversations[i] for i in batch], params)
+                self.store.append(
+                    {
+                        "key": keys[i],
+                        "text": g.text,
+                        "num_tokens": g.num_tokens,
+                        "finish_reason": g.finish_reason,
+                    }
+                    for i, g in zip(batch, generated, strict=True)
                 )
-                for i, g in zip(batch, fresh, strict=True):
-                    self.records[keys[i]] = g
+                for i, g in zip(batch, generated, strict=True):
+                    fresh[keys[i]] = g
                     self.tokens += g.num_tokens
                 bar.advance(task, len(batch))
-        return [self.records[key] for key in keys]
+        return [fresh[key] if key in fresh else _as_generation(self.store[key]) for key in keys]
+
+    def generate_all(
+        self, conversations: list[list[Message]], params: SamplingParams, *, description: str
+    ) -> list[Generation]:
+        return self.generate(conversations, params, description=description) if conversations else []
 
     def count_tokens(self, conversation: list[Message]) -> int | None:
         return self.inner.count_tokens(conversation)
 
     def close(self) -> None:
         self.inner.close()
+        self.store.close()
 
 
-def _load(path: Path) -> dict[str, Generation]:
-    """Cached completions; an unreadable (torn) last line is skipped and cut at the next append."""
-    records: dict[str, Generation] = {}
-    if not path.exists():
-        return records
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            records[row["key"]] = Generation(row["text"], row["num_tokens"], row["finish_reason"])
-    return records
+def _as_generation(row: dict) -> Generation:
+    return Generation(row["text"], row["num_tokens"], row["finish_reason"])

@@ -1,0 +1,287 @@
+"""Data files -> records: preference pairs, prompts and judge traces, checked row by row.
+
+A wrong row stops the run before any training starts, with a message that names the file, the row and
+the field. Column names are trl's (``prompt``, ``chosen``, ``rejected``, ``messages``) and are not
+renamed on the way in or out.
+
+Decisions:
+
+- ``chosen == rejected`` loads, with one warning per file: such pairs teach nothing, but real data sets
+  contain a few and refusing the whole file would be worse.
+- Duplicate ids are errors, also when the id is a content hash (two identical rows): a duplicate would
+  count twice in an evaluation and can leak between a training and an evaluation split.
+- Extra columns are kept in ``meta``, except nulls (columnar formats fill absent values with null).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from rmr1_cli.data.files import read_rows
+from rmr1_cli.data.records import (
+    Conversation,
+    Message,
+    PreferencePair,
+    PromptRecord,
+    check_messages,
+    check_prompt,
+    json_type,
+    stable_id,
+)
+from rmr1_cli.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+
+class _Row:
+    """One row under check: where it came from, and the file's own name for each canonical field."""
+
+    def __init__(self, location: str, row: dict, fields: Mapping[str, str] | None):
+        self.location = location
+        self.row = row
+        self.fields = dict(fields or {})
+
+    def name(self, key: str) -> str:
+        return self.fields.get(key, key)
+
+    def has(self, key: str) -> bool:
+        """Present and not null (parquet and datasets fill absent values with null)."""
+        return self.row.get(self.name(key)) is not None
+
+    def value(self, key: str, expected: str) -> Any:
+        if self.name(key) not in self.row:
+            raise DataError(f"{self.location}: missing field '{self.name(key)}' (expected {expected})")
+        return self.row[self.name(key)]
+
+    def where(self, key: str) -> str:
+        return f"{self.location}: field '{self.name(key)}'"
+
+    def wrong(self, key: str, expected: str) -> DataError:
+        return DataError(
+            f"{self.where(key)} must be {expected}, got {json_type(self.row.get(self.name(key)))}"
+        )
+
+    def text(self, key: str, *, required: bool = True) -> str | None:
+        if not required and not self.has(key):
+            return None
+        value = self.value(key, "a string")
+        if not isinstance(value, str):
+            raise self.wrong(key, "a string")
+        return value
+
+    def id(self, *content: Any) -> str:
+        """The row's own id (a string or an integer), else a hash of its content."""
+        if not self.has("id"):
+            return stable_id(*content)
+        value = self.row[self.name("id")]
+        if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+            raise self.wrong("id", "a non-empty string or an integer")
+        return str(value)
+
+    def rest(self, *keys: str) -> dict:
+        """Every other non-null column, kept as the record's ``meta``.
+
+        Nulls are left out because parquet and datasets fill a column a row lacks with null; this way a
+        JSONL file and its parquet copy give equal records.
+        """
+        used = {self.name(key) for key in keys}
+        return {key: value for key, value in self.row.items() if key not in used and value is not None}
+
+
+def _reply_messages(value: Any, where: str) -> list[Message] | None:
+    """An answer given as a message list ending with the assistant's reply; None for a plain string."""
+    if isinstance(value, str):
+        return None
+    if not isinstance(value, list):
+        raise DataError(f"{where} must be a string or a list of messages, got {json_type(value)}")
+    messages = check_messages(value, where)
+    if messages[-1]["role"] != "assistant":
+        raise DataError(
+            f"{where} must end with an assistant message, but the last message is from '{messages[-1]['role']}'"
+        )
+    return messages
+
+
+def _pair_texts(r: _Row) -> tuple[Conversation, str, str]:
+    """Prompt, chosen and rejected text from any of trl's preference layouts.
+
+    ``chosen``/``rejected`` may be strings or message lists ending with the assistant's reply. Without a
+    ``prompt`` column, the two lists must share every message before the reply: that shared part is the
+    prompt (trl's "implicit prompt" layout).
+    """
+    expected = "a string or a list of messages"
+    chosen_value, rejected_value = r.value("chosen", expected), r.value("rejected", expected)
+    chosen_messages = _reply_messages(chosen_value, r.where("chosen"))
+    rejected_messages = _reply_messages(rejected_value, r.where("rejected"))
+    chosen = chosen_value if chosen_messages is None else chosen_messages[-1]["content"]
+    rejected = rejected_value if rejected_messages is None else rejected_messages[-1]["content"]
+
+    if r.has("prompt"):
+        return check_prompt(r.row[r.name("prompt")], r.where("prompt")), chosen, rejected
+    if chosen_messages is None or rejected_messages is None or len(chosen_messages) < 2:
+        raise DataError(
+            f"{r.location}: missing field '{r.name('prompt')}' (expected {expected}; it may be "
+            f"left out only when '{r.name('chosen')}' and '{r.name('rejected')}' are whole "
+            "conversations)"
+        )
+    if chosen_messages[:-1] != rejected_messages[:-1]:
+        raise DataError(
+            f"{r.location}: no '{r.name('prompt')}' field, and '{r.name('chosen')}' and "
+            f"'{r.name('rejected')}' differ before their last message, so the prompt cannot be "
+            f"split off; add a '{r.name('prompt')}' field"
+        )
+    where = f"{r.location}: the conversation shared by '{r.name('chosen')}' and '{r.name('rejected')}'"
+    return check_prompt(chosen_messages[:-1], where), chosen, rejected
+
+
+def load_pairs(
+    path: str | Path, *, limit: int | None = None, fields: Mapping[str, str] | None = None
+) -> list[PreferencePair]:
+    """Load preference pairs. ``fields`` maps canonical names to the file's, e.g. {"prompt": "question"}."""
+
+    _check_fields(fields, ("id", "prompt", "chosen", "rejected", "subset"))
+
+    def build(location: str, row: dict) -> PreferencePair:
+        r = _Row(location, row, fields)
+        prompt, chosen, rejected = _pair_texts(r)
+        return PreferencePair(
+            id=r.id(prompt, chosen, rejected),
+            prompt=prompt,
+            chosen=chosen,
+            rejected=rejected,
+            subset=r.text("subset", required=False),
+            meta=r.rest("id", "prompt", "chosen", "rejected", "subset"),
+        )
+
+    pairs = _collect(path, limit, build, lambda pair: pair.id)
+    same = sum(pair.chosen == pair.rejected for pair in pairs)
+    if same:
+        log.warning(
+            "%s: %d of %d pairs have chosen == rejected; they carry no preference", path, same, len(pairs)
+        )
+    return pairs
+
+
+def load_prompts(
+    path: str | Path, *, limit: int | None = None, fields: Mapping[str, str] | None = None
+) -> list[PromptRecord]:
+    """Load prompts for policy GRPO or refinement; ``answer`` may be a string or an integer in the file."""
+
+    _check_fields(fields, ("id", "prompt", "reference", "answer"))
+
+    def build(location: str, row: dict) -> PromptRecord:
+        r = _Row(location, row, fields)
+        prompt = check_prompt(r.value("prompt", "a string or a list of messages"), r.where("prompt"))
+        answer = r.row.get(r.name("answer"))
+        if answer is not None:
+            if isinstance(answer, bool) or not isinstance(answer, str | int):
+                raise r.wrong("answer", "a string or an integer (the exact final answer)")
+            answer = str(answer)
+        return PromptRecord(
+            id=r.id(prompt),
+            prompt=prompt,
+            reference=r.text("reference", required=False),
+            answer=answer,
+            meta=r.rest("id", "prompt", "reference", "answer"),
+        )
+
+    return _collect(path, limit, build, lambda record: record.id)
+
+
+def load_traces(path: str | Path, *, limit: int | None = None) -> list[dict]:
+    """Load SFT rows in trl's conversational layout: ``messages`` ending with the assistant's trace.
+
+    The rows come back whole, with ``messages`` reduced to role and content.
+    """
+
+    def build(location: str, row: dict) -> dict:
+        r = _Row(location, row, None)
+        value = r.value("messages", "a list of messages")
+        if not isinstance(value, list):
+            raise r.wrong("messages", "a list of messages")
+        messages = check_messages(value, r.where("messages"))
+        if messages[-1]["role"] != "assistant":
+            raise DataError(
+                f"{r.where('messages')} must end with the assistant's trace, "
+                f"but the last message is from '{messages[-1]['role']}'"
+            )
+        if not any(message["role"] == "user" for message in messages[:-1]):
+            raise DataError(f"{r.where('messages')} has no user message before the assistant's trace")
+        if r.has("id"):
+            r.id()  # checks the id's type
+        return {**row, "messages": messages}
+
+    return _collect(path, limit, build, lambda row: str(row["id"]) if row.get("id") is not None else None)
+
+
+def load_trace_sources(path: str | Path, *, limit: int | None = None) -> list[dict]:
+    """Load judge traces stored apart from any prompt template (``data/samples/traces_source.jsonl``).
+
+    Row: ``id``, ``pair_id``, ``label`` ("A" or "B", the better slot), ``prompt``, ``answer_a``,
+    ``answer_b``, ``trace`` (the judge's whole output). The SFT stage renders the judge messages with the
+    template a recipe names, so one file serves every template. ``id`` defaults to a content hash and
+    ``pair_id`` to None; every other column is kept.
+    """
+
+    def build(location: str, row: dict) -> dict:
+        r = _Row(location, row, None)
+        prompt = check_prompt(r.value("prompt", "a string or a list of messages"), r.where("prompt"))
+        answer_a, answer_b, trace = r.text("answer_a"), r.text("answer_b"), r.text("trace")
+        label = r.value("label", '"A" or "B"')
+        if label not in ("A", "B"):
+            shown = repr(label) if isinstance(label, str) else json_type(label)
+            raise DataError(f'{r.where("label")} must be "A" or "B" (the better slot), got {shown}')
+        pair_id = r.row.get("pair_id")
+        if pair_id is not None and (isinstance(pair_id, bool) or not isinstance(pair_id, str | int)):
+            raise r.wrong("pair_id", "a string, an integer or null")
+        return {
+            **r.rest("id", "pair_id", "label", "prompt", "answer_a", "answer_b", "trace"),
+            "id": r.id(prompt, answer_a, answer_b, trace),
+            "pair_id": None if pair_id is None else str(pair_id),
+            "label": label,
+            "prompt": prompt,
+            "answer_a": answer_a,
+            "answer_b": answer_b,
+            "trace": trace,
+        }
+
+    return _collect(path, limit, build, lambda row: row["id"])
+
+
+def _check_fields(fields: Mapping[str, str] | None, known: tuple[str, ...]) -> None:
+    """A misspelt key in a recipe's ``fields`` would silently do nothing; refuse it instead."""
+    for key in fields or {}:
+        if key not in known:
+            raise ConfigError(
+                f"fields: unknown field {key!r}; the fields that can be mapped are {', '.join(known)}"
+            )
+
+
+def _collect(
+    path: str | Path, limit: int | None, build: Callable[[str, dict], Any], id_of: Callable[[Any], str | None]
+) -> list:
+    """Build a record from each row, stop at ``limit``, and refuse duplicate ids (naming both rows)."""
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be None or at least 1, got {limit}")
+    records: list = []
+    first_seen: dict[str, str] = {}
+    with closing(read_rows(path)) as rows:
+        for location, row in rows:
+            record = build(location, row)
+            record_id = id_of(record)
+            if record_id is not None:
+                if record_id in first_seen:
+                    raise DataError(
+                        f"{location}: duplicate id '{record_id}', first used at "
+                        f"{first_seen[record_id]}; ids must be unique (a hashed id repeats "
+                        "when two rows are identical: remove one)"
+                    )
+                first_seen[record_id] = location
+            records.append(record)
+            if limit is not None and len(records) >= limit:
+                break
+    return records
