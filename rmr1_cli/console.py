@@ -25,6 +25,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from rmr1_cli.reports.formatting import format_value, rich_table
+
 # Logs written to a file or a pipe get 120 columns instead of Rich's 80, so tables and log lines stay whole.
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
@@ -45,8 +47,6 @@ def setup_logging(verbose: bool = False) -> None:
     for noisy in ("httpx", "urllib3", "datasets", "filelock", "accelerate", "torch"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:  # transformers has its own verbosity switch; only touch it when it is already imported
-        import sys
-
         if "transformers" in sys.modules:
             sys.modules["transformers"].logging.set_verbosity_error()
     except AttributeError:
@@ -82,20 +82,4 @@ def summary_table(title: str, rows: Mapping[str, Any] | Iterable[tuple[str, Any]
 
 def grid_table(title: str, header: list[str], rows: Iterable[list[Any]]) -> None:
     """Print a table with a header row (per-subset accuracies, benchmark tables, ...)."""
-    table = Table(title=title, title_justify="left")
-    for i, name in enumerate(header):
-        table.add_column(name, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*(format_value(v) for v in row))
-    console.print(table)
-
-
-def format_value(value: Any) -> str:
-    """A value as a table cell or log field: floats to 4 significant digits, None as "-".
-
-    >>> format_value(0.123456), format_value(3), format_value(None)
-    ('0.1235', '3', '-')
-    """
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "-" if value is None else str(value)
+    console.print(rich_table(title, header, rows))

@@ -1,82 +1,79 @@
-"""The loop and experiment reports read the metrics the stages leave and tabulate them per round."""
+"""The loop and experiment reports, over the metrics.json files of real (scripted) stage runs."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
+import stage_runs
 
 from rmr1_cli.errors import DataError
-from rmr1_cli.reports.experiment import write_experiment_report
+from rmr1_cli.reports.experiment import solution_accuracy, write_experiment_report
+from rmr1_cli.reports.formatting import percent
 from rmr1_cli.reports.loop import collect_rounds, write_loop_report
+from rmr1_cli.reports.summary import collect, headline
 
 
-def _put(path, obj):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj))
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    return stage_runs.fast_runs(tmp_path_factory)
 
 
-def _eval_metrics(accuracy, prefers_longer, subsets=None):
-    return {
-        "accuracy": accuracy,
-        "accuracy_ci": [accuracy - 0.1, accuracy + 0.1],
-        "n_comparisons": 120,
-        "subsets": {name: {"accuracy": a} for name, a in (subsets or {}).items()},
-        "diagnostics": {"prefers_longer": prefers_longer, "invalid_rate": 0.0},
-    }
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, tiny_model_dir):
+    return stage_runs.trained_runs(tmp_path_factory, tiny_model_dir)
 
 
-def _grpo_metrics(first, last, before, after, win):
-    return {
-        "reward_trend": {"first": first, "last": last},
-        "reward_length_trend_corr": 0.1,
-        "policy_eval": {
-            "judges": {"judge": {"win_rate": win, "win_rate_se": 0.05}},
-            "verifiable": {"n": 60, "baseline_accuracy": before, "policy_accuracy": after},
-        },
-    }
+@pytest.fixture()
+def experiment(runs, tmp_path):
+    """A copy of the experiment folder the reports may write into."""
+    return shutil.copytree(runs / "experiment", tmp_path / "experiment")
 
 
-@pytest.fixture
-def loop_dir(tmp_path):
-    root = tmp_path / "loop"
-    _put(root / "round-0" / "eval" / "metrics.json", _eval_metrics(0.40, 0.7))
-    r1 = root / "round-1"
-    _put(
-        r1 / "refine" / "metrics.json",
-        {"answers": 128, "selected": 50, "pairs": 48, "verifiable_accuracy": 0.6},
-    )
-    _put(r1 / "distill" / "metrics.json", {"written": 48, "kept_rate": 1.0})
-    _put(
-        r1 / "train-rm" / "metrics.json",
-        {"heldout_before": {"accuracy": 0.4}, "heldout_after": {"accuracy": 0.5}},
-    )
-    _put(r1 / "eval" / "metrics.json", _eval_metrics(0.55, 0.5))
-    _put(r1 / "grpo" / "metrics.json", _grpo_metrics(0.2, 0.4, 0.30, 0.45, 0.6))
-    (root / "round-2" / "refine").mkdir(parents=True)  # a round still running: read, mostly empty
-    return root
+def _metrics(folder) -> dict:
+    return json.loads((folder / "metrics.json").read_text())
 
 
-def test_rounds_are_read_in_order_with_their_figures(loop_dir):
-    rounds = collect_rounds(loop_dir)
+def test_rounds_are_read_in_order_with_their_figures(experiment):
+    loop = experiment / "loop"
+    (loop / "round-2" / "refine").mkdir(parents=True)  # a round still running: read, mostly empty
+    rounds = collect_rounds(loop)
     assert [r["round"] for r in rounds] == [0, 1, 2]
-    assert rounds[0]["rm_accuracy"] == 0.40 and "policy_accuracy_after" not in rounds[0]
+    start = _metrics(loop / "round-0" / "eval")
+    assert (rounds[0]["rm_accuracy"], rounds[0]["rm_accuracy_ci"]) == (
+        start["accuracy"],
+        start["accuracy_ci"],
+    )
+    assert "policy_accuracy_after" not in rounds[0]
+    refine, distill = _metrics(loop / "round-1" / "refine"), _metrics(loop / "round-1" / "distill")
     one = rounds[1]
-    assert (one["bad_cases"], one["refined_pairs"], one["traces_kept"]) == (50, 48, 48)
-    assert (one["policy_accuracy_before"], one["policy_accuracy_after"]) == (0.30, 0.45)
-    assert (one["win_rate"], one["grpo_reward_first"], one["grpo_reward_last"]) == (0.6, 0.2, 0.4)
+    assert (one["bad_cases"], one["refined_pairs"]) == (refine["selected"], refine["pairs"])
+    assert (one["traces_kept"], one["traces_kept_rate"]) == (distill["kept"], distill["kept_rate"])
+    assert one["rm_prefers_longer"] == _metrics(loop / "round-1" / "eval")["diagnostics"]["prefers_longer"]
     assert rounds[2] == {"round": 2}
 
 
-def test_loop_report_writes_table_json_and_plot(loop_dir):
-    write_loop_report(loop_dir)
-    table = (loop_dir / "loop.md").read_text()
-    assert (
-        "| 1 | 50 -> 48 | 48 | 55.0% [45.0, 65.0] | 50.0% | 0.200 -> 0.400 | 60.0% ± 5.0 | 30.0% -> 45.0% |"
-        in table
-    )
-    assert json.loads((loop_dir / "loop.json").read_text())["rounds"][1]["rm_accuracy"] == 0.55
-    assert (loop_dir / "loop.png").stat().st_size > 0
+def test_loop_report_writes_table_json_and_plot(experiment):
+    loop = experiment / "loop"
+    write_loop_report(loop)
+    refine, evaluation = _metrics(loop / "round-1" / "refine"), _metrics(loop / "round-1" / "eval")
+    kept = _metrics(loop / "round-1" / "distill")["kept"]
+    rm = percent(evaluation["accuracy"], evaluation["accuracy_ci"])
+    longer = percent(evaluation["diagnostics"]["prefers_longer"])
+    row = f"| 1 | {refine['selected']} -> {refine['pairs']} | {kept} | {rm} | {longer} | - | - | - |"
+    assert row in (loop / "loop.md").read_text().splitlines()
+    assert json.loads((loop / "loop.json").read_text())["rounds"][1]["rm_accuracy"] == evaluation["accuracy"]
+    assert (loop / "loop.png").stat().st_size > 0
+
+
+def test_summary_and_loop_report_count_the_same_traces_kept(runs):
+    """Both read distill's ``kept`` (checked traces), not ``written`` (after balancing the labels)."""
+    distill = _metrics(runs / "experiment" / "loop" / "round-1" / "distill")
+    assert distill["kept"] != distill["written"]  # the fixture balances labels, so the two differ
+    shown = {r["folder"].name: headline(r["metrics"]) for r in collect(runs) if r["stage"] == "distill"}
+    assert shown["distill"].startswith(f"kept: {distill['kept']}/")
+    assert collect_rounds(runs / "experiment" / "loop")[1]["traces_kept"] == distill["kept"]
 
 
 def test_loop_report_without_rounds_is_a_clear_error(tmp_path):
@@ -84,60 +81,96 @@ def test_loop_report_without_rounds_is_a_clear_error(tmp_path):
         collect_rounds(tmp_path)
 
 
-def test_experiment_report_tabulates_both_rms_and_both_policies(tmp_path, loop_dir):
-    root = tmp_path
-    subsets = {"off_by_one": 0.2, "wrong_operator": 1.0}
-    _put(root / "eval" / "reasoning-test" / "metrics.json", _eval_metrics(0.6, 0.4, subsets))
-    _put(root / "eval" / "reasoning-test-iid" / "metrics.json", _eval_metrics(0.9, 0.9))
-    _put(root / "eval" / "scalar-test" / "metrics.json", _eval_metrics(0.1, 0.9, subsets))
-    _put(root / "eval" / "scalar-test-iid" / "metrics.json", _eval_metrics(0.95, 0.9))
-    for name, after in (("reasoning", 0.5), ("scalar", 0.2)):
-        _put(root / f"grpo-{name}" / "metrics.json", _grpo_metrics(0.1, 0.3, 0.3, after, 0.5))
-        evaluation = _grpo_metrics(0, 0, 0.3, after, 0.5)["policy_eval"]
-        evaluation["length"] = {"baseline_mean_tokens": 12.0, "policy_mean_tokens": 14.0}
-        _put(root / "policy-eval" / name / "metrics.json", evaluation)
-    _put(root / "synth" / "manifest.json", {"started": "2026-01-01", "git_commit": "abc123"})
+def test_a_metrics_file_without_a_figure_the_report_needs_names_file_and_key(experiment):
+    path = experiment / "loop" / "round-0" / "eval" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    del metrics["accuracy"]  # as a run from another rmr1 version might have it
+    path.write_text(json.dumps(metrics))
+    with pytest.raises(DataError, match=rf"{path}: no 'accuracy'"):
+        collect_rounds(experiment / "loop")
 
-    results = write_experiment_report(root)
+
+def test_experiment_report_tabulates_the_rms_and_the_loop(experiment):
+    results = write_experiment_report(experiment)
     assert [r["rm"] for r in results["reward_models"]] == [
+        "reasoning RM (SFT)",
         "reasoning RM (SFT + RLVR)",
         "scalar RM (Bradley-Terry)",
     ]
-    assert results["reward_models"][0]["by_error"] == subsets
-    assert [(p["accuracy_before"], p["accuracy_after"]) for p in results["policies"]] == [
-        (0.3, 0.5),
-        (0.3, 0.2),
+    assert results["policies"] == []  # no GRPO run yet
+    test = _metrics(experiment / "eval" / "scalar-test")
+    iid = _metrics(experiment / "eval" / "scalar-test-iid")
+    scalar = results["reward_models"][2]
+    assert scalar["by_error"] == {name: s["accuracy"] for name, s in sorted(test["subsets"].items())}
+    assert (scalar["test_accuracy"], scalar["iid_accuracy"]) == (test["accuracy"], iid["accuracy"])
+    assert len(results["loop_rounds"]) == 2 and results["commit"] == _newest_commit(experiment)
+
+    cells = [
+        "scalar RM (Bradley-Terry)",
+        percent(test["accuracy"], test["accuracy_ci"]),
+        percent(iid["accuracy"], iid["accuracy_ci"]),
+        percent(test["diagnostics"]["prefers_longer"]),
+        percent(scalar["own_solution_correct"]),
+        *(percent(a) for a in scalar["by_error"].values()),
     ]
-    assert len(results["loop_rounds"]) == 3 and results["commit"] == "abc123"
-    text = (root / "results.md").read_text()
-    assert (
-        "| scalar RM (Bradley-Terry) | 10.0% [0.0, 20.0] | 95.0% [85.0, 105.0] | 90.0% | - | 20.0% | 100.0% |"
-        in text
-    )
-    assert "30.0% -> 50.0% (n=60)" in text and "commit `abc123`" in text
-    for png in ("rms.png", "policies.png"):
-        assert (root / png).stat().st_size > 0
+    text = (experiment / "results.md").read_text()
+    assert "| " + " | ".join(cells) + " |" in text.splitlines()
+    assert "## (3) One more loop round" in text
+    assert (experiment / "rms.png").stat().st_size > 0 and not (experiment / "policies.png").exists()
 
 
-def test_solution_accuracy_reads_each_judgments_own_solution(tmp_path):
-    from rmr1_cli.reports.experiment import solution_accuracy
+def _newest_commit(root):
+    found = [json.loads(m.read_text()) for m in root.rglob("manifest.json")]
+    newest = max(found, key=lambda info: info.get("started", ""))
+    commit = newest.get("git_commit")
+    if commit and newest.get("git_dirty"):
+        commit += " (with uncommitted changes)"
+    return commit
 
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text(
-        json.dumps({"id": "q1", "prompt": "What is 3 + 4?", "chosen": "7", "rejected": "8", "answer": "7"})
+
+def test_solution_accuracy_reads_each_judgments_own_solution(runs):
+    # the scripted judges write the reply they pick as their solution: the shorter reply is the
+    # right one on synth's test pairs, the longer one never is
+    assert solution_accuracy(runs / "experiment" / "eval" / "reasoning-test") == 1.0
+    assert solution_accuracy(runs / "experiment" / "eval" / "scalar-test") == 0.0
+    assert solution_accuracy(runs / "missing") is None
+
+
+@pytest.mark.slow
+def test_reports_show_grpo_and_the_policies(trained, tmp_path):
+    experiment = shutil.copytree(trained / "experiment", tmp_path / "experiment")
+    results = write_experiment_report(experiment)
+    evaluation = _metrics(experiment / "policy-eval" / "reasoning")
+    grpo = _metrics(experiment / "grpo-reasoning")
+    policy = results["policies"][0]
+    verifiable, judge = evaluation["verifiable"], evaluation["judges"]["judge"]
+    assert (policy["accuracy_before"], policy["accuracy_after"], policy["prompts"]) == (
+        verifiable["baseline_accuracy"],
+        verifiable["policy_accuracy"],
+        verifiable["n"],
     )
-    run = tmp_path / "eval"
-    run.mkdir()
-    (run / "recipe.yaml").write_text(f"benchmark:\n  path: {pairs}\n")
-    texts = {
-        "k1": "<solution> We get 3 + 4 = 7. The answer is 7.</solution><answer>[[A]]</answer>",
-        "k2": "<solution> We get 3 + 4 = 8. The answer is 8.</solution><answer>[[B]]</answer>",
-    }
-    (run / "judgments.jsonl").write_text(
-        "\n".join(json.dumps({"key": k, "text": t}) for k, t in texts.items())
+    assert (policy["reward_first"], policy["reward_last"]) == (
+        grpo["reward_trend"]["first"],
+        grpo["reward_trend"]["last"],
     )
-    (run / "results.jsonl").write_text(
-        json.dumps({"id": "pairs:q1", "judgments": [{"key": "k1"}, {"key": "k2"}]})
+    text = (experiment / "results.md").read_text()
+    assert f"| GRPO, reasoning RM reward | {percent(verifiable['baseline_accuracy'])} -> " in text
+    assert (experiment / "policies.png").stat().st_size > 0
+
+    rounds = write_loop_report(experiment / "loop")
+    one = rounds[1]
+    assert (one["win_rate"], one["win_rate_se"]) == (judge["win_rate"], judge["win_rate_se"])
+    rm = _metrics(experiment / "loop" / "round-1" / "train-rm")
+    assert (one["heldout_before"], one["heldout_after"]) == (
+        rm["heldout_before"]["accuracy"],
+        rm["heldout_after"]["accuracy"],
     )
-    assert solution_accuracy(run) == 0.5
-    assert solution_accuracy(tmp_path / "missing") is None
+    row = next(
+        line
+        for line in (experiment / "loop" / "loop.md").read_text().splitlines()
+        if line.startswith("| 1 |")
+    )
+    assert row.endswith(
+        f" | {percent(judge['win_rate'], se=judge['win_rate_se'])} | "
+        f"{percent(verifiable['baseline_accuracy'])} -> {percent(verifiable['policy_accuracy'])} |"
+    )

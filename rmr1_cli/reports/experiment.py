@@ -16,7 +16,9 @@ from typing import Any
 from rmr1_cli.console import grid_table
 from rmr1_cli.data import write_json, write_text
 from rmr1_cli.errors import DataError
-from rmr1_cli.reports.loop import collect_rounds, percent, read_metrics, with_ci, with_se
+from rmr1_cli.reports.formatting import arrow, markdown_table, number, percent
+from rmr1_cli.reports.loop import collect_rounds, rounds_table
+from rmr1_cli.reports.metrics import read_stage_metrics
 
 # (row label, eval folder for the length-inverted test, eval folder for the iid test or None)
 RM_ROWS = [
@@ -31,10 +33,10 @@ def rm_results(root: Path) -> list[dict[str, Any]]:
     """Accuracy of each RM on both test sets, its length preference and per-error-type accuracy."""
     rows = []
     for label, test_dir, iid_dir in RM_ROWS:
-        test = read_metrics(root / "eval" / test_dir / "metrics.json")
+        test = read_stage_metrics(root / "eval" / test_dir, "eval")
         if test is None:
             continue
-        iid = read_metrics(root / "eval" / iid_dir / "metrics.json") if iid_dir else None
+        iid = read_stage_metrics(root / "eval" / iid_dir, "eval") if iid_dir else None
         rows.append(
             {
                 "rm": label,
@@ -93,29 +95,25 @@ def policy_results(root: Path) -> list[dict[str, Any]]:
     """Verifiable accuracy before/after each GRPO run, its reward trend and the RM-judged win rate."""
     rows = []
     for label, name in POLICY_ROWS:
-        evaluation = read_metrics(root / "policy-eval" / name / "metrics.json")
-        grpo = read_metrics(root / f"grpo-{name}" / "metrics.json")
+        evaluation = read_stage_metrics(root / "policy-eval" / name, "policy-eval")
+        grpo = read_stage_metrics(root / f"grpo-{name}", "grpo")
         if evaluation is None or grpo is None:
             continue
-        verifiable = evaluation.get("verifiable", {})
         judge = evaluation["judges"].get("judge", {})
-        trend = grpo.get("reward_trend", {})
         rows.append(
             {
                 "policy": label,
-                "accuracy_before": verifiable.get("baseline_accuracy"),
-                "accuracy_after": verifiable.get("policy_accuracy"),
-                "prompts": verifiable.get("n"),
+                "accuracy_before": evaluation.get("verifiable.baseline_accuracy"),
+                "accuracy_after": evaluation.get("verifiable.policy_accuracy"),
+                "prompts": evaluation.get("verifiable.n"),
                 "win_rate": judge.get("win_rate"),
                 "win_rate_se": judge.get("win_rate_se"),
-                "reward_first": trend.get("first"),
-                "reward_last": trend.get("last"),
+                "reward_first": grpo.get("reward_trend.first"),
+                "reward_last": grpo.get("reward_trend.last"),
                 "reward_length_corr": grpo.get("reward_length_trend_corr"),
-                "length_before": evaluation["length"]["baseline_mean_tokens"],
-                "length_after": evaluation["length"]["policy_mean_tokens"],
-                "train_verifiable_agreement": (
-                    grpo.get("diagnostics", {}).get("hacking/verifiable_agreement") or {}
-                ).get("mean"),
+                "length_before": evaluation["length.baseline_mean_tokens"],
+                "length_after": evaluation["length.policy_mean_tokens"],
+                "train_verifiable_agreement": grpo.get("diagnostics.hacking/verifiable_agreement.mean"),
             }
         )
     return rows
@@ -137,12 +135,50 @@ def _commit(root: Path) -> str | None:
     return max(found)[1] if found else None
 
 
-def _num(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+def rm_table(rms: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Results table (1): each RM's accuracy on both test sets, length preference, per-error accuracy."""
+    errors = sorted({e for r in rms for e in r["by_error"]})
+    header = ["RM", "test acc", "iid acc", "picks longer (test)", "own solution right (test)", *errors]
+    rows = [
+        [
+            r["rm"],
+            percent(r["test_accuracy"], r["test_accuracy_ci"]),
+            percent(r["iid_accuracy"], r["iid_accuracy_ci"]),
+            percent(r["prefers_longer"]),
+            percent(r["own_solution_correct"]),
+            *(percent(r["by_error"].get(e)) for e in errors),
+        ]
+        for r in rms
+    ]
+    return header, rows
+
+
+def policy_table(policies: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Results table (2): each GRPO policy's accuracy, win rate, reward trend and answer length."""
+    header = [
+        "policy",
+        "accuracy before -> after",
+        "win rate vs start",
+        "GRPO reward first -> last",
+        "reward~length r",
+        "answer tokens before -> after",
+    ]
+    rows = [
+        [
+            p["policy"],
+            arrow(p["accuracy_before"], p["accuracy_after"], percent, when_missing=None)
+            + f" (n={p['prompts']})",
+            percent(p["win_rate"], se=p["win_rate_se"]),
+            arrow(p["reward_first"], p["reward_last"], when_missing=None),
+            number(p["reward_length_corr"], 2),
+            arrow(p["length_before"], p["length_after"], lambda v: number(v, 1), when_missing=None),
+        ]
+        for p in policies
+    ]
+    return header, rows
 
 
 def markdown(rms: list[dict], policies: list[dict], rounds: list[dict] | None, commit: str | None) -> str:
-    errors = sorted({e for r in rms for e in r["by_error"]})
     lines = ["# make experiment: results", ""]
     if commit:
         lines += [f"Produced by commit `{commit}`.", ""]
@@ -152,20 +188,7 @@ def markdown(rms: list[dict], policies: list[dict], rounds: list[dict] | None, c
         "test: the longer answer is always the wrong one; iid: the same test prompts written like the train",
         "pairs (recipes/experiment/synth.yaml). Accuracy over pairs judged in both A/B orders, 95% bootstrap CI.",
         "",
-        "| RM | test acc | iid acc | picks longer (test) | own solution right (test) | "
-        + " | ".join(errors)
-        + " |",
-        "|---|---|---|---|---|" + "---|" * len(errors),
-    ]
-    for r in rms:
-        lines.append(
-            f"| {r['rm']} | {with_ci(r['test_accuracy'], r['test_accuracy_ci'])} | "
-            f"{with_ci(r['iid_accuracy'], r['iid_accuracy_ci'])} | {percent(r['prefers_longer'])} | "
-            f"{percent(r['own_solution_correct'])} | "
-            + " | ".join(percent(r["by_error"].get(e)) for e in errors)
-            + " |"
-        )
-    lines += [
+        *markdown_table(*rm_table(rms)),
         "",
         "![RM accuracy](rms.png)",
         "",
@@ -174,28 +197,19 @@ def markdown(rms: list[dict], policies: list[dict], rounds: list[dict] | None, c
         "Verifiable accuracy of greedy answers on the held-out test prompts, before and after GRPO; win rate",
         "against the starting policy as judged by the reasoning RM (both orders, swap-safe).",
         "",
-        "| policy | accuracy before -> after | win rate vs start | GRPO reward first -> last | "
-        "reward~length r | answer tokens before -> after |",
-        "|---|---|---|---|---|---|",
+        *markdown_table(*policy_table(policies)),
+        "",
+        "![policy accuracy](policies.png)",
+        "",
     ]
-    for p in policies:
-        win = with_se(p["win_rate"], p["win_rate_se"])
-        lines.append(
-            f"| {p['policy']} | {percent(p['accuracy_before'])} -> {percent(p['accuracy_after'])} (n={p['prompts']}) | "
-            f"{win} | {_num(p['reward_first'])} -> {_num(p['reward_last'])} | {_num(p['reward_length_corr'], 2)} | "
-            f"{_num(p['length_before'], 1)} -> {_num(p['length_after'], 1)} |"
-        )
-    lines += ["", "![policy accuracy](policies.png)", ""]
     if rounds:
-        from rmr1_cli.reports.loop import markdown_table
-
         lines += [
             "## (3) One more loop round",
             "",
             "Round 0 = the reasoning RM and its GRPO policy from (1) and (2); round 1 = refine -> traces -> SFT",
             "+ RLVR -> GRPO (mk/loop.mk). Policy accuracy is against the round's starting policy.",
             "",
-            markdown_table(rounds),
+            *markdown_table(*rounds_table(rounds)),
             "",
             "![loop](loop/loop.png)",
             "",
@@ -276,8 +290,8 @@ def write_experiment_report(root: str | Path) -> dict[str, Any]:
         [
             [
                 r["rm"],
-                with_ci(r["test_accuracy"], r["test_accuracy_ci"]),
-                with_ci(r["iid_accuracy"], r["iid_accuracy_ci"]),
+                percent(r["test_accuracy"], r["test_accuracy_ci"]),
+                percent(r["iid_accuracy"], r["iid_accuracy_ci"]),
                 percent(r["prefers_longer"]),
             ]
             for r in rms
@@ -292,7 +306,7 @@ def write_experiment_report(root: str | Path) -> dict[str, Any]:
                 percent(p["accuracy_before"]),
                 percent(p["accuracy_after"]),
                 percent(p["win_rate"]),
-                f"{_num(p['reward_first'])} -> {_num(p['reward_last'])}",
+                arrow(p["reward_first"], p["reward_last"], when_missing=None),
             ]
             for p in policies
         ],

@@ -8,7 +8,6 @@ and ``loop.png`` (RM test accuracy and policy verifiable accuracy per round).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,8 @@ from typing import Any
 from rmr1_cli.console import grid_table
 from rmr1_cli.data import write_json, write_text
 from rmr1_cli.errors import DataError
+from rmr1_cli.reports.formatting import arrow, format_value, markdown_table, percent
+from rmr1_cli.reports.metrics import read_stage_metrics
 
 COLUMNS = [
     ("round", "round"),
@@ -28,49 +29,45 @@ COLUMNS = [
     ("policy verifiable acc before -> after", "policy_accuracy"),
 ]
 
-
-def read_metrics(path: Path) -> dict[str, Any] | None:
-    """A stage's metrics.json, or None while the stage has not run (reports read unfinished runs)."""
-    return json.loads(path.read_text()) if path.is_file() else None
+# "traces kept" in this report and "kept" in ``rmr1 summary``: the traces that passed distill's checks.
+TRACES_KEPT = "kept"
 
 
 def round_record(folder: Path, number: int) -> dict[str, Any]:
     """The figures of one round folder (missing stages give None: a loop still running reads fine)."""
     record: dict[str, Any] = {"round": number}
-    evaluation = read_metrics(folder / "eval" / "metrics.json")
+    evaluation = read_stage_metrics(folder / "eval", "eval")
     if evaluation:
         record["rm_accuracy"] = evaluation["accuracy"]
         record["rm_accuracy_ci"] = evaluation.get("accuracy_ci")
-        record["rm_prefers_longer"] = evaluation.get("diagnostics", {}).get("prefers_longer")
-        record["rm_invalid_rate"] = evaluation.get("diagnostics", {}).get("invalid_rate")
+        record["rm_prefers_longer"] = evaluation.get("diagnostics.prefers_longer")
+        record["rm_invalid_rate"] = evaluation.get("diagnostics.invalid_rate")
         record["rm_pairs"] = evaluation.get("n_comparisons")
-    refine = read_metrics(folder / "refine" / "metrics.json")
+    refine = read_stage_metrics(folder / "refine", "refine")
     if refine:
         record["policy_answers"] = refine.get("answers")
         record["bad_cases"] = refine.get("selected")
         record["refined_pairs"] = refine.get("pairs")
         record["policy_train_accuracy"] = refine.get("verifiable_accuracy")
-    distill = read_metrics(folder / "distill" / "metrics.json")
+    distill = read_stage_metrics(folder / "distill", "distill")
     if distill:
-        record["traces_kept"] = distill.get("written")
+        record["traces_kept"] = distill.get(TRACES_KEPT)
         record["traces_kept_rate"] = distill.get("kept_rate")
-    train_rm = read_metrics(folder / "train-rm" / "metrics.json")
+    train_rm = read_stage_metrics(folder / "train-rm", "train-rm")
     if train_rm:
-        record["heldout_before"] = (train_rm.get("heldout_before") or {}).get("accuracy")
-        record["heldout_after"] = (train_rm.get("heldout_after") or {}).get("accuracy")
-    grpo = read_metrics(folder / "grpo" / "metrics.json")
+        record["heldout_before"] = train_rm.get("heldout_before.accuracy")
+        record["heldout_after"] = train_rm.get("heldout_after.accuracy")
+    grpo = read_stage_metrics(folder / "grpo", "grpo")
     if grpo:
-        trend = grpo.get("reward_trend") or {}
-        record["grpo_reward_first"] = trend.get("first")
-        record["grpo_reward_last"] = trend.get("last")
+        record["grpo_reward_first"] = grpo.get("reward_trend.first")
+        record["grpo_reward_last"] = grpo.get("reward_trend.last")
         record["reward_length_corr"] = grpo.get("reward_length_trend_corr")
-        policy_eval = grpo.get("policy_eval") or {}
-        judges = policy_eval.get("judges") or {}
+        judges = grpo.get("policy_eval.judges") or {}
         if judges:
             first = next(iter(judges.values()))
             record["win_rate"] = first.get("win_rate")
             record["win_rate_se"] = first.get("win_rate_se")
-        verifiable = policy_eval.get("verifiable")
+        verifiable = grpo.get("policy_eval.verifiable")
         if verifiable:
             record["policy_accuracy_before"] = verifiable["baseline_accuracy"]
             record["policy_accuracy_after"] = verifiable["policy_accuracy"]
@@ -90,47 +87,6 @@ def collect_rounds(root: str | Path) -> list[dict[str, Any]]:
     return [round_record(folder, n) for n, folder in sorted(numbered)]
 
 
-def percent(value: float | None) -> str:
-    """``0.4567 -> '45.7%'``; None -> '-'.
-
-    >>> percent(0.4567), percent(None)
-    ('45.7%', '-')
-    """
-    return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def with_ci(value: float | None, ci: list[float] | None) -> str:
-    """A share with its interval, in percent.
-
-    >>> with_ci(0.45, [0.4, 0.5]), with_ci(0.45, None), with_ci(None, [0.1, 0.2])
-    ('45.0% [40.0, 50.0]', '45.0%', '-')
-    """
-    if value is None:
-        return "-"
-    return percent(value) + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")
-
-
-def with_se(value: float | None, se: float | None) -> str:
-    """A share with its standard error, in percent.
-
-    >>> with_se(0.7, 0.05), with_se(0.7, None)
-    ('70.0% ± 5.0', '70.0%')
-    """
-    return percent(value) + ("" if se is None else f" ± {100 * se:.1f}")
-
-
-def _arrow(first: Any, last: Any, pct: bool = False) -> str:
-    """``first -> last`` (percentages or 3 decimals); '-' when either is missing.
-
-    >>> _arrow(0.1, 0.25, pct=True), _arrow(0.5, 0.78125), _arrow(None, 1)
-    ('10.0% -> 25.0%', '0.500 -> 0.781', '-')
-    """
-    if first is None or last is None:
-        return "-"
-    fmt = percent if pct else (lambda v: f"{v:.3f}")
-    return f"{fmt(first)} -> {fmt(last)}"
-
-
 def table_cells(record: dict[str, Any]) -> dict[str, str]:
     """One round as the report's text cells (shared by the terminal table and loop.md).
 
@@ -145,24 +101,24 @@ def table_cells(record: dict[str, Any]) -> dict[str, str]:
     return {
         "round": str(record["round"]),
         "refine": refine,
-        "traces": "-" if record.get("traces_kept") is None else str(record["traces_kept"]),
-        "rm": with_ci(record.get("rm_accuracy"), record.get("rm_accuracy_ci")),
+        "traces": format_value(record.get("traces_kept")),
+        "rm": percent(record.get("rm_accuracy"), record.get("rm_accuracy_ci")),
         "rm_prefers_longer": percent(record.get("rm_prefers_longer")),
-        "grpo_reward": _arrow(record.get("grpo_reward_first"), record.get("grpo_reward_last")),
-        "win_rate": with_se(record.get("win_rate"), record.get("win_rate_se")),
-        "policy_accuracy": _arrow(
-            record.get("policy_accuracy_before"), record.get("policy_accuracy_after"), pct=True
+        "grpo_reward": arrow(record.get("grpo_reward_first"), record.get("grpo_reward_last")),
+        "win_rate": percent(record.get("win_rate"), se=record.get("win_rate_se")),
+        "policy_accuracy": arrow(
+            record.get("policy_accuracy_before"), record.get("policy_accuracy_after"), percent
         ),
     }
 
 
-def markdown_table(records: list[dict[str, Any]]) -> str:
-    header = [label for label, _ in COLUMNS]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+def rounds_table(records: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The report's header and one row of cells per round (loop.md, the terminal, results.md)."""
+    rows = []
     for record in records:
         cells = table_cells(record)
-        lines.append("| " + " | ".join(cells[key] for _, key in COLUMNS) + " |")
-    return "\n".join(lines)
+        rows.append([cells[key] for _, key in COLUMNS])
+    return [label for label, _ in COLUMNS], rows
 
 
 def plot_rounds(records: list[dict[str, Any]], out_png: Path, title: str) -> Path | None:
@@ -215,15 +171,11 @@ def write_loop_report(root: str | Path) -> list[dict[str, Any]]:
         "Round 0 is the starting RM (and policy). Each round r: refine (policy r-1 and RM r-1 find bad",
         "cases) -> traces -> SFT + RLVR = RM r -> policy GRPO with RM r -> policy-eval against policy r-1.",
         "",
-        markdown_table(records),
+        *markdown_table(*rounds_table(records)),
         "",
     ]
     if plot:
         text += ["![RM and policy accuracy per round](loop.png)", ""]
     write_text(root / "loop.md", "\n".join(text))
-    grid_table(
-        f"rmr1 loop ({root})",
-        [label for label, _ in COLUMNS],
-        [[table_cells(r)[key] for _, key in COLUMNS] for r in records],
-    )
+    grid_table(f"rmr1 loop ({root})", *rounds_table(records))
     return records

@@ -43,7 +43,7 @@ def plot_training_curves(
 
 
 # --------------------------------------------------------------------------------------------------
-# Evaluation reports (issue 4)
+# Evaluation reports
 
 
 def plot_accuracy_bars(

@@ -10,10 +10,13 @@ import json
 from pathlib import Path
 
 from rmr1_cli.console import grid_table
+from rmr1_cli.reports.formatting import format_value
+from rmr1_cli.reports.metrics import STAGE_MODULES, StageMetrics, read_stage_metrics
 
 # The figure worth showing per stage: candidates in order of preference, each (label, dotted keys in
 # metrics.json, format). The first candidate whose keys are all present (not null) is shown. The format
-# is a ``str.format`` pattern over the values in key order; ARROW joins them with " -> " instead.
+# is a ``str.format`` pattern over the values in key order; ARROW joins them with " -> " instead. Each
+# key's first part is one the stage declares (its module's METRICS or OPTIONAL_METRICS).
 ARROW = None
 _POLICY_EVAL = ("judges.judge.win_rate", "judges.judge.wins", "judges.judge.ties", "judges.judge.losses")
 _VERIFIABLE = ("verifiable.baseline_accuracy", "verifiable.policy_accuracy")
@@ -81,53 +84,38 @@ def collect(root: str | Path) -> list[dict]:
     for manifest in Path(root).rglob("manifest.json"):
         folder = manifest.parent
         info = json.loads(manifest.read_text())
-        metrics_file = folder / "metrics.json"
-        metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+        stage = info.get("stage", "?")
+        metrics = None
+        if stage in STAGE_MODULES:
+            metrics = read_stage_metrics(folder, stage)
         runs.append(
             {
                 "folder": folder,
-                "stage": info.get("stage", "?"),
+                "stage": stage,
                 "started": info.get("started", ""),
                 "seconds": info.get("seconds"),
-                "metrics": metrics,
+                "metrics": metrics or StageMetrics(stage, folder / "metrics.json"),
             }
         )
     return sorted(runs, key=lambda r: r["started"])
 
 
-def _lookup(metrics: dict, dotted: str):
-    """``a.b.0``: key ``b`` of ``a``, then item 0 of that list; None when any step is missing."""
-    node = metrics
-    for part in dotted.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
-def headline(stage: str, metrics: dict) -> str:
+def headline(metrics: StageMetrics) -> str:
     """The stage's most telling figure, e.g. ``loss first->last: 7.61 -> 1.02``; ``-`` when none is there.
 
-    >>> headline("judge", {"accuracy": 0.75})
-    'accuracy: 0.75'
-    >>> headline("sft", {"loss_first": 7.612, "loss_last": 1.0})
-    'loss first->last: 7.612 -> 1'
-    >>> headline("distill", {"kept": 78, "tasks": 127, "kept_rate": 0.614, "second_pass": {"rate": None}})
-    'kept: 78/127 (61%)'
-    >>> headline("eval", {"headline": 0.494, "headline_ci": [0.446, 0.54]})
-    'headline: 0.494 [0.446, 0.540]'
-    >>> headline("refine", {})
-    '-'
+    >>> def m(stage, **values):
+    ...     return StageMetrics(stage, Path("metrics.json"), values)
+    >>> headline(m("judge", accuracy=0.75)), headline(m("sft", loss_first=7.612, loss_last=1.0))
+    ('accuracy: 0.75', 'loss first->last: 7.612 -> 1')
+    >>> headline(m("eval", headline=0.494, headline_ci=[0.446, 0.54])), headline(m("refine"))
+    ('headline: 0.494 [0.446, 0.540]', '-')
     """
-    for label, keys, pattern in HEADLINES.get(stage, []):
-        values = [_lookup(metrics, k) for k in keys]
+    for label, keys, pattern in HEADLINES.get(metrics.stage, []):
+        values = [metrics.get(k) for k in keys]
         if any(v is None for v in values):
             continue
         if pattern is ARROW:
-            return f"{label}: " + " -> ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in values)
+            return f"{label}: " + " -> ".join(format_value(v) for v in values)
         try:
             return f"{label}: " + pattern.format(*values)
         except (TypeError, ValueError):  # a value of an unexpected type (a run from another version)
@@ -137,6 +125,6 @@ def headline(stage: str, metrics: dict) -> str:
 
 def print_summary(root: str | Path) -> list[dict]:
     runs = collect(root)
-    rows = [[r["stage"], headline(r["stage"], r["metrics"]), r["seconds"], str(r["folder"])] for r in runs]
+    rows = [[r["stage"], headline(r["metrics"]), r["seconds"], str(r["folder"])] for r in runs]
     grid_table(f"runs under {root}", ["stage", "result", "seconds", "output"], rows)
     return runs
