@@ -34,10 +34,10 @@ XEVAL := $(XRUNS)/eval
 $(XEVAL)/reasoning-%/metrics.json: $(XRUNS)/rm-rl/metrics.json $(EXP)/eval-reasoning.yaml
 	$(RMR1) eval $(EXP)/eval-reasoning.yaml output_dir=$(@D) benchmark.path=$(XSYN)/pairs_$(subst -,_,$*).jsonl
 $(XEVAL)/reasoning-sft-%/metrics.json: $(XRUNS)/rm-sft/metrics.json $(EXP)/eval-reasoning.yaml
-	$(RMR1) eval $(EXP)/eval-reasoning.yaml output_dir=$(@D) model.name_or_path=$(XRUNS)/rm-sft/model \
+	$(RMR1) eval $(EXP)/eval-reasoning.yaml output_dir=$(@D) judge.model.name_or_path=$(XRUNS)/rm-sft/model \
 		benchmark.path=$(XSYN)/pairs_$(subst -,_,$*).jsonl
-$(XEVAL)/scalar-%/metrics.json: $(XRUNS)/rm-scalar/metrics.json $(EXP)/eval-reasoning.yaml
-	$(RMR1) eval $(EXP)/eval-reasoning.yaml output_dir=$(@D) kind=scalar model.name_or_path=$(XRUNS)/rm-scalar/model \
+$(XEVAL)/scalar-%/metrics.json: $(XRUNS)/rm-scalar/metrics.json $(EXP)/eval-scalar.yaml
+	$(RMR1) eval $(EXP)/eval-scalar.yaml output_dir=$(@D) scalar_model.name_or_path=$(XRUNS)/rm-scalar/model \
 		benchmark.path=$(XSYN)/pairs_$(subst -,_,$*).jsonl
 XEVALS := $(foreach rm,reasoning reasoning-sft scalar,$(XEVAL)/$(rm)-test/metrics.json) \
 	$(XEVAL)/reasoning-test-iid/metrics.json $(XEVAL)/scalar-test-iid/metrics.json

@@ -24,7 +24,7 @@ loop_policy = $(if $(filter 0,$(1)),$(LOOP_POLICY0),$(LOOP_RUNS)/round-$(1)/grpo
 define loop_round
 $(LOOP_RUNS)/round-$(1)/refine/metrics.json: $(call loop_policy,$(2))/metrics.json $(call loop_judge,$(2))/metrics.json $(LOOP_RECIPES)/refine.yaml
 	$(RMR1) refine $(LOOP_RECIPES)/refine.yaml output_dir=$$(@D) seed=$(1) \
-		model.name_or_path=$(call loop_policy,$(2))/model judge_model.name_or_path=$(call loop_judge,$(2))/model \
+		model.name_or_path=$(call loop_policy,$(2))/model judge.model.name_or_path=$(call loop_judge,$(2))/model \
 		prompts_file=$(LOOP_SYNTH)/prompts_train.jsonl
 $(LOOP_RUNS)/round-$(1)/distill/metrics.json: $(LOOP_RUNS)/round-$(1)/refine/metrics.json $(LOOP_RECIPES)/distill.yaml
 	$(RMR1) distill $(LOOP_RECIPES)/distill.yaml output_dir=$$(@D) seed=$(1) pairs_file=$(LOOP_RUNS)/round-$(1)/refine/pairs.jsonl
@@ -36,17 +36,17 @@ $(LOOP_RUNS)/round-$(1)/train-rm/metrics.json: $(LOOP_RUNS)/round-$(1)/sft/metri
 		model.name_or_path=$(LOOP_RUNS)/round-$(1)/sft/model train_file=$(LOOP_RUNS)/round-$(1)/refine/pairs.jsonl \
 		eval_file=$(LOOP_TEST)
 $(LOOP_RUNS)/round-$(1)/eval/metrics.json: $(LOOP_RUNS)/round-$(1)/train-rm/metrics.json $(LOOP_RECIPES)/eval.yaml
-	$(RMR1) eval $(LOOP_RECIPES)/eval.yaml output_dir=$$(@D) model.name_or_path=$(LOOP_RUNS)/round-$(1)/train-rm/model \
+	$(RMR1) eval $(LOOP_RECIPES)/eval.yaml output_dir=$$(@D) judge.model.name_or_path=$(LOOP_RUNS)/round-$(1)/train-rm/model \
 		benchmark.path=$(LOOP_TEST)
 $(LOOP_RUNS)/round-$(1)/grpo/metrics.json: $(LOOP_RUNS)/round-$(1)/eval/metrics.json $(LOOP_RECIPES)/grpo.yaml
 	$(RMR1) grpo $(LOOP_RECIPES)/grpo.yaml output_dir=$$(@D) seed=$(1) \
-		model.name_or_path=$(call loop_policy,$(2))/model reward.judge_model.name_or_path=$(LOOP_RUNS)/round-$(1)/train-rm/model \
+		model.name_or_path=$(call loop_policy,$(2))/model reward.judge.model.name_or_path=$(LOOP_RUNS)/round-$(1)/train-rm/model \
 		prompts_file=$(LOOP_SYNTH)/prompts_train.jsonl eval_prompts_file=$(LOOP_SYNTH)/prompts_test.jsonl
 endef
 
 # round 0: the starting RM on the same test pairs, so the report shows what round 1 changed
 $(LOOP_RUNS)/round-0/eval/metrics.json: $(LOOP_JUDGE0)/metrics.json $(LOOP_RECIPES)/eval.yaml
-	$(RMR1) eval $(LOOP_RECIPES)/eval.yaml output_dir=$(@D) model.name_or_path=$(LOOP_JUDGE0)/model benchmark.path=$(LOOP_TEST)
+	$(RMR1) eval $(LOOP_RECIPES)/eval.yaml output_dir=$(@D) judge.model.name_or_path=$(LOOP_JUDGE0)/model benchmark.path=$(LOOP_TEST)
 $(LOOP_RUNS)/round-1/refine/metrics.json: $(LOOP_RUNS)/round-0/eval/metrics.json
 
 $(foreach r,$(shell seq 1 $(ROUNDS)),$(eval $(call loop_round,$(r),$(shell echo $$(($(r)-1))))))

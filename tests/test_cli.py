@@ -29,7 +29,9 @@ def test_help_lists_every_registered_command():
     assert {"sft", "train-rm", "judge", "grpo", "eval"} <= set(names)
     out = run("--help")
     assert out.returncode == 0
-    listed = {line.split()[1] for line in out.stdout.splitlines() if line.startswith("│ ") and len(line.split()) > 1}
+    listed = {
+        line.split()[1] for line in out.stdout.splitlines() if line.startswith("│ ") and len(line.split()) > 1
+    }
     assert set(names) <= listed, set(names) - listed
 
 
@@ -56,7 +58,7 @@ def test_every_stage_command_has_a_recipe_class_and_a_stage_module():
 )  # fmt: skip
 def test_malformed_pairs_file_is_one_clear_line(tmp_path, content, expected):
     (tmp_path / "pairs.jsonl").write_text(content)
-    out = run("judge", "pairs_file=pairs.jsonl", "model.name_or_path=unused", cwd=tmp_path)
+    out = run("judge", "pairs_file=pairs.jsonl", "judge.model.name_or_path=unused", cwd=tmp_path)
     assert out.returncode == 2
     assert expected in out.stderr
     assert "Traceback" not in out.stderr
@@ -75,7 +77,10 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"}) + "\n")
     out = run(
-        "judge", f"pairs_file={pairs}", f"output_dir={tmp_path / 'out'}", "model.name_or_path=./no/such/model"
+        "judge",
+        f"pairs_file={pairs}",
+        f"output_dir={tmp_path / 'out'}",
+        "judge.model.name_or_path=./no/such/model",
     )
     assert out.returncode == 2
     assert "no/such/model" in out.stderr and "does not exist" in out.stderr

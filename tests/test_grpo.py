@@ -45,10 +45,10 @@ class LetterJudge(Generator):
 def scripted_judge(monkeypatch):
     """Every engine a stage builds judges with ``LetterJudge`` (no judge weights are loaded)."""
 
-    def build(model, generation, spec, *, cache_path, seed):
+    def build(judge, *, seed, cache_path=None, generator=None):
         params = SamplingParams(max_new_tokens=16)
         cache = JudgmentCache(cache_path) if cache_path else None
-        return JudgeEngine(LetterJudge(), TEMPLATE, spec, params, cache=cache, seed=seed)
+        return JudgeEngine(LetterJudge(), TEMPLATE, judge, params, cache=cache, seed=seed)
 
     monkeypatch.setattr(judging, "build_engine", build)
 
@@ -60,7 +60,7 @@ def tiny_recipe(model_dir, out, **extra) -> GRPORecipe:
         "prompts_file=" + str(_samples() / "prompts.jsonl"),
         "limit=4",
         "max_prompt_length=256",
-        "reward.judge_model.name_or_path=scripted",
+        "reward.judge.model.name_or_path=scripted",
         "reward.samples_per_step=1",
         "trainer.max_steps=2",
         "trainer.num_generations=4",
@@ -82,12 +82,9 @@ def _samples():
 # -- fast: errors before anything is loaded (no model, no trl import) --------------------------------
 
 
-def test_one_order_judge_is_refused(in_tmp_cwd):
-    from rmr1_cli.stages import grpo
-
-    recipe = tiny_recipe("never-loaded", in_tmp_cwd / "out", **{"reward.judge.both_orders": "false"})
-    with pytest.raises(ConfigError, match="survives the A/B swap"):
-        grpo.run(recipe)
+def test_one_order_judge_is_refused_as_the_recipe_loads(in_tmp_cwd):
+    with pytest.raises(ConfigError, match=r"reward.judge.both_orders: must be true: .*survives the A/B swap"):
+        tiny_recipe("never-loaded", in_tmp_cwd / "out", **{"reward.judge.both_orders": "false"})
 
 
 def test_missing_reference_column_is_a_data_error(in_tmp_cwd):

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from conftest import ScriptedGenerator, prefer, replies
 
-from rmr1_cli.config import JudgeSpec
+from rmr1_cli.config import GenerationSpec, JudgeSpec
 from rmr1_cli.data import PreferencePair
 from rmr1_cli.errors import ConfigError, DataError
 from rmr1_cli.generation import VERDICT_STOP, Generation, SamplingParams
 from rmr1_cli.judging.cache import JudgmentCache
-from rmr1_cli.judging.engine import RETRY_TEMPERATURE, TRUNCATION_MARK, JudgeEngine, check_settings
+from rmr1_cli.judging.engine import RETRY_TEMPERATURE, TRUNCATION_MARK, JudgeEngine
 from rmr1_cli.judging.prompts import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,8 @@ def pairs(n: int, start: int = 0) -> list[PreferencePair]:
 def engine(gen, cache_path=None, *, seed=0, temperature=0.0, **spec) -> JudgeEngine:
     params = SamplingParams(max_new_tokens=64, temperature=temperature, stop=(VERDICT_STOP,), seed=seed)
     cache = JudgmentCache(cache_path) if cache_path is not None else None
-    return JudgeEngine(gen, load_template("cor"), JudgeSpec(**spec), params, cache=cache, seed=seed)
+    judge = JudgeSpec(generation=GenerationSpec(temperature=temperature), **spec)
+    return JudgeEngine(gen, load_template("cor"), judge, params, cache=cache, seed=seed)
 
 
 def always_a(a, b, seed, params):
@@ -104,8 +105,8 @@ def test_k_samples_differ_and_do_not_depend_on_the_batch():
 
 def test_samples_with_greedy_decoding_are_refused():
     with pytest.raises(ConfigError, match="identical"):
-        check_settings(JudgeSpec(samples=2), SamplingParams(temperature=0.0))
-    check_settings(JudgeSpec(samples=2), SamplingParams(temperature=0.7))
+        JudgeSpec(samples=2)
+    assert JudgeSpec(samples=2, generation=GenerationSpec(temperature=0.7)).samples == 2
 
 
 def test_mean_aggregation_scores_the_order_balanced_win_probability():
@@ -368,9 +369,9 @@ def test_rmr1_judge_killed_with_sigkill_resumes_to_the_judgments_of_a_whole_run(
 
     def command(out: Path) -> list[str]:
         return [
-            sys.executable, "-m", "rmr1_cli", "judge", f"model.name_or_path={tiny_model_dir}",
+            sys.executable, "-m", "rmr1_cli", "judge", f"judge.model.name_or_path={tiny_model_dir}",
             f"output_dir={out}", f"pairs_file={ROOT / 'data' / 'samples' / 'pairs_eval.jsonl'}", "limit=12",
-            "generation.batch_size=4", "generation.max_new_tokens=16",
+            "judge.generation.batch_size=4", "judge.generation.max_new_tokens=16",
         ]  # fmt: skip
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from rmr1_cli.config import JudgeSpec, ModelSpec, RewardSpec
+from rmr1_cli.config import GenerationSpec, JudgeSpec, ModelSpec, RewardSpec
 from rmr1_cli.data import PromptRecord
 from rmr1_cli.errors import ConfigError, DataError
 from rmr1_cli.evaluation.policy import compare_policies, write_outputs
@@ -69,7 +69,8 @@ class ScriptedJudge(Generator):
 
 
 def make_engine(generator, tmp_path, samples=1, name="judgments.jsonl"):
-    spec = JudgeSpec(template="test", both_orders=True, samples=samples)
+    sampled = GenerationSpec(temperature=0.7) if samples > 1 else GenerationSpec()
+    spec = JudgeSpec(template="test", both_orders=True, samples=samples, generation=sampled)
     cache = JudgmentCache(tmp_path / name)
     return JudgeEngine(generator, TEMPLATE, spec, SamplingParams(max_new_tokens=32), cache=cache)
 
@@ -287,7 +288,7 @@ def test_sampled_verdicts_are_told_from_the_rollouts_side(tmp_path):
 def test_reward_spec_checks():
     with pytest.raises(ConfigError, match="both_orders"):
         check_reward_spec(
-            RewardSpec(judge_model=ModelSpec("m"), judge=JudgeSpec(both_orders=False)),
+            RewardSpec(judge=JudgeSpec(model=ModelSpec("m"), both_orders=False)),
             has_answers=False,
         )
     with pytest.raises(ConfigError, match="every weight is 0"):

@@ -155,7 +155,7 @@ def scripted_models(monkeypatch):
 def test_stage_writes_balanced_pairs_with_provenance_and_resumes(in_tmp_cwd, scripted_models):
     data.write_jsonl("prompts.jsonl", [p.to_row() for p in PROMPTS])
     overrides = [
-        "prompts_file=prompts.jsonl", "output_dir=out", "model.name_or_path=policy", "judge_model.name_or_path=judge",
+        "prompts_file=prompts.jsonl", "output_dir=out", "model.name_or_path=policy", "judge.model.name_or_path=judge",
         "judge.template=compact", "samples_per_prompt=2",
     ]  # fmt: skip
     out = refine.run(load_recipe(None, RefineRecipe, overrides))
@@ -177,7 +177,7 @@ def test_stage_writes_balanced_pairs_with_provenance_and_resumes(in_tmp_cwd, scr
 
 
 def test_judge_rules_need_a_judge(in_tmp_cwd):
-    with pytest.raises(ConfigError, match="set judge_model.name_or_path"):
+    with pytest.raises(ConfigError, match="set judge.model.name_or_path"):
         refine.run(load_recipe(None, RefineRecipe, ["model.name_or_path=policy", "select=lost"]))
 
 
@@ -193,8 +193,8 @@ def test_refine_end_to_end_with_the_tiny_model(in_tmp_cwd, tiny_model_dir):
     data.write_jsonl("prompts.jsonl", rows)
     overrides = [
         "prompts_file=prompts.jsonl", "output_dir=out", f"model.name_or_path={tiny_model_dir}",
-        "generation.max_new_tokens=12", f"judge_model.name_or_path={tiny_model_dir}",
-        "judge_generation.max_new_tokens=16", "judge.template=compact", "teacher.source=reference",
+        "generation.max_new_tokens=12", f"judge.model.name_or_path={tiny_model_dir}",
+        "judge.generation.max_new_tokens=16", "judge.template=compact", "teacher.source=reference",
     ]  # fmt: skip
     out = refine.run(load_recipe(None, RefineRecipe, overrides))
     metrics = json.loads((out / "metrics.json").read_text())

@@ -251,8 +251,8 @@ def served(verdict_model, tmp_path_factory):
     log = tmp_path_factory.mktemp("serve") / "stderr.txt"
     env = {**os.environ, "RMR1_TEST_SERVE_TOKEN": TOKEN, "OMP_NUM_THREADS": "1"}
     args = [
-        sys.executable, "-m", "rmr1_cli", "serve", f"model.name_or_path={verdict_model}", "port=0",
-        "api_key_env=RMR1_TEST_SERVE_TOKEN", "served_model_name=tiny-judge", "generation.max_new_tokens=24",
+        sys.executable, "-m", "rmr1_cli", "serve", f"judge.model.name_or_path={verdict_model}", "port=0",
+        "api_key_env=RMR1_TEST_SERVE_TOKEN", "served_model_name=tiny-judge", "judge.generation.max_new_tokens=24",
     ]  # fmt: skip
     with open(log, "w") as err:
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=ROOT)

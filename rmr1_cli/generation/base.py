@@ -101,6 +101,13 @@ class Generator(ABC):
     def generate(self, conversations: list[list[Message]], params: SamplingParams) -> list[Generation]:
         """Generate one completion per conversation, in input order."""
 
+    def generate_all(
+        self, conversations: list[list[Message]], params: SamplingParams, *, description: str
+    ) -> list[Generation]:
+        """``generate`` as one step of a stage: ``description`` labels the progress bar of a generator
+        that shows one (``CachedGenerator``); no conversations, no call."""
+        return self.generate(conversations, params) if conversations else []
+
     def count_tokens(self, conversation: list[Message]) -> int | None:
         """Prompt length in tokens when the backend can tell (None when it cannot)."""
         return None

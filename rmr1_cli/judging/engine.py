@@ -34,9 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rmr1_cli.config import GenerationSpec, JudgeSpec, ModelSpec
+from rmr1_cli.config import JudgeSpec
 from rmr1_cli.data import PreferencePair
-from rmr1_cli.errors import ConfigError
 from rmr1_cli.generation import VERDICT_STOP, Generation, Generator, SamplingParams, derive_seed
 from rmr1_cli.judging.aggregation import aggregate, task_type, water_level
 from rmr1_cli.judging.cache import JudgmentCache
@@ -53,38 +52,28 @@ SOLUTION_PREFILL = "<type>Reasoning</type><solution> {solution}</solution>"  # j
 
 
 def build_engine(
-    model: ModelSpec, generation: GenerationSpec, spec: JudgeSpec, *, cache_path: str | Path | None, seed: int
+    judge: JudgeSpec,
+    *,
+    seed: int,
+    cache_path: str | Path | None = None,
+    generator: Generator | None = None,
 ) -> JudgeEngine:
-    """The engine a recipe describes: its generator, template, sampling settings and cache file."""
+    """The one way to build a judge engine: its template, sampling settings, cache file and generator.
+
+    ``generator`` is used instead of loading ``judge.model`` when given: the server's batching
+    generator, the model being trained, or a judge another stage already holds. ``judge`` has checked
+    its own settings as it was built (``config/specs.py``).
+    """
     from rmr1_cli.generation import build_generator
     from rmr1_cli.judging.prompts import load_template
 
-    template = load_template(spec.template)  # fail on a bad template before loading any weights
-    if spec.solve_first and generation.backend != "transformers":
-        raise ConfigError(
-            f"judge.solve_first needs generation.backend=transformers (the judge's reply is begun for it; "
-            f"the {generation.backend} backend cannot continue a begun reply here)"
-        )
-    stop = (VERDICT_STOP,) if generation.stop_at_verdict else ()
-    params = SamplingParams.from_spec(generation, seed=seed, stop=stop)
-    check_settings(spec, params)
+    template = load_template(judge.template)  # fail on a bad template before loading any weights
+    stop = (VERDICT_STOP,) if judge.generation.stop_at_verdict else ()
+    params = SamplingParams.from_spec(judge.generation, seed=seed, stop=stop)
     cache = JudgmentCache(cache_path) if cache_path is not None else None
-    return JudgeEngine(build_generator(model, generation), template, spec, params, cache=cache, seed=seed)
-
-
-def check_settings(spec: JudgeSpec, params: SamplingParams) -> None:
-    """Refuse recipe settings that cannot mean what they say (build_engine checks every recipe)."""
-    if spec.samples < 1:
-        raise ConfigError(f"judge.samples must be at least 1, got {spec.samples}")
-    if spec.samples > 1 and params.greedy:
-        raise ConfigError(
-            f"judge.samples={spec.samples} with generation.temperature=0 would give {spec.samples} identical "
-            "greedy judgments; set generation.temperature > 0 (e.g. 0.7) or judge.samples=1"
-        )
-    if spec.retry_invalid < 0:
-        raise ConfigError(f"judge.retry_invalid must be 0 or more, got {spec.retry_invalid}")
-    if spec.max_prompt_tokens is not None and spec.max_prompt_tokens < 1:
-        raise ConfigError(f"judge.max_prompt_tokens must be positive, got {spec.max_prompt_tokens}")
+    if generator is None:
+        generator = build_generator(judge.model, judge.generation)
+    return JudgeEngine(generator, template, judge, params, cache=cache, seed=seed)
 
 
 @dataclass
@@ -289,7 +278,7 @@ class JudgeEngine:
         if attempt and params.greedy:
             params = replace(params, temperature=RETRY_TEMPERATURE)
         bar.add(len(calls))
-        chunk = max(1, int(getattr(self.generator, "batch_size", 16) or 16))
+        chunk = max(1, self.generator.batch_size)
         for start in range(0, len(calls), chunk):
             batch = calls[start : start + chunk]
             seeds = tuple(derive_seed(c.key, attempt) for c in batch)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rmr1_cli.data import PreferencePair, stable_id
+from rmr1_cli.data import PreferencePair, check_messages, stable_id
+from rmr1_cli.errors import DataError
 from rmr1_cli.judging.records import PairResult
-
-ROLES = ("system", "user", "assistant")
 
 
 class RequestError(Exception):
@@ -21,25 +20,12 @@ class RequestError(Exception):
         self.code = code
 
 
-def messages(value: Any, where: str = "messages") -> list[dict]:
-    if not isinstance(value, list) or not value:
-        raise RequestError(400, f'"{where}" must be a non-empty list of {{"role", "content"}} objects')
-    out = []
-    for i, m in enumerate(value):
-        if not isinstance(m, dict) or m.get("role") not in ROLES:
-            raise RequestError(400, f"{where}[{i}] must be an object with a role in {list(ROLES)}")
-        content = m.get("content")
-        if isinstance(content, list):  # OpenAI content parts: text only
-            if not all(
-                isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
-                for p in content
-            ):
-                raise RequestError(400, f"{where}[{i}].content: only text parts are supported")
-            content = "".join(p["text"] for p in content)
-        if not isinstance(content, str):
-            raise RequestError(400, f"{where}[{i}].content must be a string")
-        out.append({"role": m["role"], "content": content})
-    return out
+def messages(value: Any, where: str = '"messages"') -> list[dict]:
+    """A conversation a client sent, checked by the one message check of ``data/records.py``."""
+    try:
+        return check_messages(value, where, text_parts=True)
+    except DataError as exc:
+        raise RequestError(400, str(exc)) from None
 
 
 def integer(value: Any, name: str, low: int | None, high: int | None) -> int:

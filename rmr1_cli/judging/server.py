@@ -34,10 +34,9 @@ from typing import Any
 
 from rmr1_cli.config import ServeRecipe
 from rmr1_cli.errors import ConfigError, Rmr1Error
-from rmr1_cli.generation import VERDICT_STOP, Generator, SamplingParams
+from rmr1_cli.generation import Generator, SamplingParams
 from rmr1_cli.generation.batching import BatchingGenerator
 from rmr1_cli.judging import request_checks as check
-from rmr1_cli.judging.cache import JudgmentCache
 from rmr1_cli.judging.engine import JudgeEngine
 from rmr1_cli.judging.request_checks import RequestError
 
@@ -58,7 +57,7 @@ class JudgeServer(ThreadingHTTPServer):
         self.recipe = recipe
         self.generator = generator
         self.engine = engine
-        self.model_name = recipe.served_model_name or _default_name(recipe.model.name_or_path)
+        self.model_name = recipe.served_model_name or _default_name(recipe.judge.model.name_or_path)
         self._token = token
         self._engine_lock = threading.Lock()  # the engine's stats and cache are not thread-safe
         super().__init__((recipe.host, recipe.port), _Handler)
@@ -94,7 +93,7 @@ class JudgeServer(ThreadingHTTPServer):
         if body.get("stream"):
             raise RequestError(400, 'streaming is not supported; send "stream": false')
         messages = check.messages(body.get("messages"))
-        defaults = self.recipe.generation
+        defaults = self.recipe.judge.generation
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens", defaults.max_new_tokens))
         params = SamplingParams(
             max_new_tokens=check.integer(max_tokens, "max_tokens", 1, None),
@@ -272,7 +271,7 @@ def _default_name(name_or_path: str) -> str:
 def build_server(recipe: ServeRecipe, generator: Generator | None = None) -> JudgeServer:
     """Everything ``rmr1 serve`` runs, bound but not yet serving (tests pass a scripted generator)."""
     from rmr1_cli.generation import build_generator
-    from rmr1_cli.judging.engine import check_settings
+    from rmr1_cli.judging import engine as engine_module
     from rmr1_cli.judging.prompts import load_template
 
     token = None
@@ -285,14 +284,13 @@ def build_server(recipe: ServeRecipe, generator: Generator | None = None) -> Jud
             )
     if recipe.host not in LOOPBACK and token is None:
         log.warning("serving on %s without a token: anyone who can reach it can use the model", recipe.host)
-    template = load_template(recipe.judge.template)
-    stop = (VERDICT_STOP,) if recipe.generation.stop_at_verdict else ()
-    params = SamplingParams.from_spec(recipe.generation, seed=recipe.seed, stop=stop)
-    check_settings(recipe.judge, params)
-    inner = generator if generator is not None else build_generator(recipe.model, recipe.generation)
+    judge = recipe.judge
+    load_template(judge.template)  # a bad template fails before any weights load
+    inner = generator if generator is not None else build_generator(judge.model, judge.generation)
     batching = BatchingGenerator(inner, wait_s=recipe.batch_wait_ms / 1000)
-    cache = JudgmentCache(recipe.cache_file) if recipe.cache_file else None
-    engine = JudgeEngine(batching, template, recipe.judge, params, cache=cache, seed=recipe.seed)
+    engine = engine_module.build_engine(
+        judge, seed=recipe.seed, cache_path=recipe.cache_file or None, generator=batching
+    )
     try:
         return JudgeServer(recipe, batching, engine, token)
     except OSError as exc:

@@ -8,7 +8,7 @@ is the pair's ``chosen`` side, so the judge's ``outcome`` is ``chosen`` when the
 Selection rules (a recipe picks any of them and combines them with ``any`` or ``all``):
 
 - ``lost``: the judge preferred the reference, and the loss survives the A/B swap (the same rule as
-  the GRPO reward's swap-safe win, ``policy_reward.swap_safe_win``);
+  the GRPO reward's swap-safe win, ``rewards.policy.swap_safe_win``);
 - ``low_reward``: the share of valid judgments that preferred the policy answer is below a threshold;
 - ``wrong_answer``: the verifiable check failed.
 
@@ -218,7 +218,7 @@ def build_pairs(refined: Sequence[Refined], max_pairs: int | None = None) -> lis
 
 def critique_from(judgments: Sequence) -> str | None:
     """The judge's ``<eval>`` text from the first valid judgment the policy answer lost, naming the slot
-    it was shown in (``judgments``: ``judging.JudgmentRecord``-like objects; the policy answer is the
+    it was shown in (``judgments``: ``judging.records.JudgmentRecord``-like objects; the policy answer is the
     pair's chosen side, so order ``AB`` showed it as Chatbot A).
 
     >>> from types import SimpleNamespace as J

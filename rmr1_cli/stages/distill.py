@@ -52,11 +52,8 @@ def distill_traces(
     """Both passes over ``tasks`` with one teacher (any ``Generator``); one outcome per task, in order."""
     prompts = [template.render(t.prompt, *t.answers) for t in tasks]
     fits = [_fits(teacher, p, params) for p in prompts]
-    first = iter(
-        _generate(
-            teacher, [p for p, ok in zip(prompts, fits, strict=True) if ok], params, "distill: first pass"
-        )
-    )
+    asked = [p for p, ok in zip(prompts, fits, strict=True) if ok]
+    first = iter(teacher.generate_all(asked, params, description="distill: first pass"))
     outcomes = []
     for task, ok in zip(tasks, fits, strict=True):
         if not ok:  # the prompt leaves no room for a trace in the teacher's context: counted, not retried
@@ -78,7 +75,7 @@ def distill_traces(
             )
             for i in retry
         ]
-        second = _generate(teacher, hinted, params, "distill: second pass")
+        second = teacher.generate_all(hinted, params, description="distill: second pass")
         for i, gen in zip(retry, second, strict=True):
             outcome = outcomes[i]
             outcome.second_text = gen.text
@@ -118,14 +115,6 @@ def _fits(teacher: Generator, messages: list[dict], params: SamplingParams) -> b
         return True
     length = teacher.count_tokens(messages)
     return length is None or length + params.max_new_tokens <= teacher.context_length
-
-
-def _generate(teacher: Generator, conversations: list[list[dict]], params: SamplingParams, description: str):
-    if not conversations:
-        return []
-    if hasattr(teacher, "records"):  # a CachedGenerator shows a progress bar
-        return teacher.generate(conversations, params, description=description)
-    return teacher.generate(conversations, params)
 
 
 # metrics.json: ``kept`` traces passed the checks (``kept_rate`` of ``tasks``); ``written`` of them are in

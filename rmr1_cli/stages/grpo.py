@@ -1,7 +1,7 @@
 """``rmr1 grpo``: train a policy with trl's GRPOTrainer, a reasoning RM (and optionally a scalar RM and a
 verifiable answer check) giving the reward.
 
-The judge's comparisons become one scalar per rollout through the recipe's adapter (``policy_reward``);
+The judge's comparisons become one scalar per rollout through the recipe's adapter (``rewards/policy.py``);
 a win counts only when it survives the A/B swap. Outputs in ``output_dir``: model/, train_log.jsonl,
 curves.png, diagnostics.png (reward-hacking diagnostics per step), samples.jsonl (sampled rollouts
 with the judge's verdicts), judgments.jsonl (the judgment cache), baseline_answers.jsonl (with
@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from rmr1_cli import data
-from rmr1_cli.config import GenerationSpec, GRPORecipe, JudgeSetup, PolicyEvalRecipe
+from rmr1_cli.config import GenerationSpec, GRPORecipe, PolicyEvalRecipe
 from rmr1_cli.console import console, summary_table
 from rmr1_cli.errors import ConfigError, DataError
 from rmr1_cli.reports.plots import plot_training_curves
@@ -41,6 +41,14 @@ DIAGNOSTICS = [
     "judge/cache_hit_rate",
     "hacking/scalar_length_corr",
 ]
+
+
+# metrics.json; OPTIONAL_METRICS: ``judge`` with a judge reward, ``policy_eval`` with
+# eval_prompts_file, and first/last values of logged series.
+METRICS = (
+    "global_step", "prompts", "reward_weights", "reward_trend", "diagnostics", "reward_length_trend_corr",
+)  # fmt: skip
+OPTIONAL_METRICS = ("judge", "policy_eval", "reward_first", "reward_last", "loss_first", "loss_last")
 
 
 def run(recipe: GRPORecipe) -> Path:
@@ -160,11 +168,9 @@ def run(recipe: GRPORecipe) -> Path:
 
 
 def _check_policy_eval(recipe: GRPORecipe) -> None:
-    if recipe.eval_prompts_file and not (
-        recipe.reward.judge_model.name_or_path or recipe.reward.generation.backend == "openai"
-    ):
+    if recipe.eval_prompts_file and not recipe.reward.judge.given:
         raise ConfigError(
-            "eval_prompts_file is set but reward.judge_model is empty: the evaluation needs a judge"
+            "eval_prompts_file is set but reward.judge.model is empty: the evaluation needs a judge"
         )
 
 
@@ -179,7 +185,7 @@ def _policy_eval_recipe(recipe: GRPORecipe, model_dir: Path) -> PolicyEvalRecipe
         prompts_file=recipe.eval_prompts_file,
         limit=recipe.eval_limit,
         generation=_policy_generation(recipe),
-        judge=JudgeSetup(model=reward.judge_model, generation=reward.generation, judge=reward.judge),
+        judge=reward.judge,
         second_judge=recipe.eval_second_judge,
     )
 
@@ -237,5 +243,5 @@ def _policy_generation(recipe: GRPORecipe) -> GenerationSpec:
     """Greedy answers as long as the training rollouts (baseline references, policy evaluation)."""
     length = int(recipe.trainer.get("max_completion_length", 256))
     return GenerationSpec(
-        max_new_tokens=length, temperature=0.0, batch_size=recipe.reward.generation.batch_size
+        max_new_tokens=length, temperature=0.0, batch_size=recipe.reward.judge.generation.batch_size
     )

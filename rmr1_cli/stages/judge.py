@@ -13,7 +13,7 @@ from pathlib import Path
 from rmr1_cli import data
 from rmr1_cli.config import JudgeRecipe
 from rmr1_cli.console import summary_table
-from rmr1_cli.judging.engine import build_engine
+from rmr1_cli.judging import engine as engine_module
 from rmr1_cli.judging.records import summarize_pairs
 from rmr1_cli.run_dir import RunDir
 
@@ -25,12 +25,8 @@ def run(recipe: JudgeRecipe) -> Path:
     run_dir = RunDir.create("judge", recipe)
     run_dir.record_input("pairs_file", recipe.pairs_file)
 
-    engine = build_engine(
-        recipe.model,
-        recipe.generation,
-        recipe.judge,
-        cache_path=run_dir.path / "judgments.jsonl",
-        seed=recipe.seed,
+    engine = engine_module.build_engine(
+        recipe.judge, seed=recipe.seed, cache_path=run_dir.path / "judgments.jsonl"
     )
     results = engine.judge(pairs)
     engine.generator.close()

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from rmr1_cli import data
-from rmr1_cli.config import JudgeSetup, PolicyEvalRecipe
+from rmr1_cli.config import JudgeSpec, PolicyEvalRecipe
 from rmr1_cli.console import summary_table
 from rmr1_cli.errors import ConfigError
 from rmr1_cli.generation.answers import policy_answers
@@ -33,10 +33,10 @@ def run(recipe: PolicyEvalRecipe, *, engines: Mapping[str, JudgeEngine] | None =
     for key in ("policy", "baseline"):
         if not getattr(recipe, key).name_or_path:
             raise ConfigError(f"policy-eval: {key}.name_or_path is empty (a model folder or hub id)")
-    setups: dict[str, JudgeSetup] = {"judge": recipe.judge}
-    if recipe.second_judge.model.name_or_path:
-        setups["second_judge"] = recipe.second_judge
-    if "judge" not in engines and not _has_judge(recipe.judge):
+    judges: dict[str, JudgeSpec] = {"judge": recipe.judge}
+    if recipe.second_judge.given:
+        judges["second_judge"] = recipe.second_judge
+    if "judge" not in engines and not recipe.judge.given:
         raise ConfigError("policy-eval: judge.model.name_or_path is empty (the RM that compares the answers)")
     prompts = data.load_prompts(recipe.prompts_file, limit=recipe.limit)
     run_dir = RunDir.create("policy-eval", recipe)
@@ -49,18 +49,13 @@ def run(recipe: PolicyEvalRecipe, *, engines: Mapping[str, JudgeEngine] | None =
     policy = policy_answers(
         recipe.policy, recipe.generation, prompts, cache_path=cache, seed=recipe.seed, label="trained"
     )
-    for name, setup in setups.items():
-        if name in engines:  # the judge grpo already holds, writing to this evaluation's own cache
-            engines[name] = _with_cache(engines[name], run_dir.path / "judgments.jsonl")
-        else:
-            engines[name] = build_engine(
-                setup.model,
-                setup.generation,
-                setup.judge,
-                cache_path=run_dir.path / "judgments.jsonl",
-                seed=recipe.seed,
-            )
-    rows, metrics = compare_policies(prompts, policy, baseline, {n: engines[n] for n in setups})
+    for name, judge in judges.items():
+        # a judge grpo already holds is used as loaded, writing to this evaluation's own cache
+        held = engines[name].generator if name in engines else None
+        engines[name] = build_engine(
+            judge, seed=recipe.seed, cache_path=run_dir.path / "judgments.jsonl", generator=held
+        )
+    rows, metrics = compare_policies(prompts, policy, baseline, {n: engines[n] for n in judges})
     paths = write_outputs(
         run_dir.path, rows, metrics, policy=recipe.policy.name_or_path, baseline=recipe.baseline.name_or_path
     )
@@ -75,21 +70,3 @@ def run(recipe: PolicyEvalRecipe, *, engines: Mapping[str, JudgeEngine] | None =
         )
     summary_table("rmr1 policy-eval: trained vs initial", table | {"prompts": len(prompts)} | paths)
     return run_dir.finish(metrics)
-
-
-def _with_cache(engine: JudgeEngine, cache_path: Path) -> JudgeEngine:
-    """The same loaded judge with another cache file, so that rerunning this stage alone resumes."""
-    from rmr1_cli.judging.cache import JudgmentCache
-
-    return JudgeEngine(
-        engine.generator,
-        engine.template,
-        engine.spec,
-        engine.params,
-        cache=JudgmentCache(cache_path),
-        seed=engine.seed,
-    )
-
-
-def _has_judge(setup: JudgeSetup) -> bool:
-    return bool(setup.model.name_or_path) or setup.generation.backend == "openai"

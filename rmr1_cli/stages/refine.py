@@ -42,7 +42,8 @@ def sample_answers(
 ) -> list[tuple[PromptRecord, int, str]]:
     """(prompt, sample index, answer text) for every prompt and sample."""
     asks = [(p, k) for p in prompts for k in range(samples)]
-    gens = _generate(policy, [as_messages(p.prompt) for p, _ in asks], params, "refine: policy answers")
+    conversations = [as_messages(p.prompt) for p, _ in asks]
+    gens = policy.generate_all(conversations, params, description="refine: policy answers")
     return [(p, k, g.text.strip()) for (p, k), g in zip(asks, gens, strict=True)]
 
 
@@ -105,7 +106,7 @@ def refine_cases(
                 reference=record.reference,
             )
             asks += [[{"role": "user", "content": text}]] * attempts
-        gens = _generate(teacher, asks, params, "refine: rewriting")
+        gens = teacher.generate_all(asks, params, description="refine: rewriting")
         texts = [g.text.strip() for g in gens]
         candidates = [texts[i * attempts : (i + 1) * attempts] for i in range(len(selected))]
         teacher_id = teacher.identity
@@ -133,12 +134,12 @@ def refine_cases(
     return kept, drops
 
 
-def _generate(generator: Generator, conversations, params, description):
-    if not conversations:
-        return []
-    if hasattr(generator, "records"):  # a CachedGenerator shows a progress bar
-        return generator.generate(conversations, params, description=description)
-    return generator.generate(conversations, params)
+# metrics.json (``engine`` is null without a judge).
+METRICS = (
+    "answers", "verifiable_accuracy", "verifiable_checked", "judge_win_rate", "judge_outcomes", "selected",
+    "selected_by_rule", "refined_kept", "refine_dropped", "pairs", "ab_slots", "engine",
+    "policy_generations", "seconds",
+)  # fmt: skip
 
 
 def run(recipe: RefineRecipe) -> Path:
@@ -147,10 +148,8 @@ def run(recipe: RefineRecipe) -> Path:
     from rmr1_cli.judging.engine import build_engine
 
     # the judge runs for its rules, and for the critique a rewriting teacher reads when a judge is given
-    needs_judge = any(rule in refining.JUDGE_RULES for rule in recipe.select) or bool(
-        recipe.teacher.source != "reference"
-        and recipe.teacher.use_critique
-        and recipe.judge_model.name_or_path
+    needs_judge = any(rule in refining.JUDGE_RULES for rule in recipe.select) or (
+        recipe.teacher.source != "reference" and recipe.teacher.use_critique and recipe.judge.given
     )
     _check(recipe, needs_judge)
     rewrite = _read_rewrite(recipe.teacher.prompt_file)
@@ -175,13 +174,7 @@ def run(recipe: RefineRecipe) -> Path:
     )
     engine = None
     if needs_judge:
-        engine = build_engine(
-            recipe.judge_model,
-            recipe.judge_generation,
-            recipe.judge,
-            cache_path=run_dir.path / "judgments.jsonl",
-            seed=recipe.seed,
-        )
+        engine = build_engine(recipe.judge, seed=recipe.seed, cache_path=run_dir.path / "judgments.jsonl")
     cases = assess(answers, engine, policy.identity)
     selected = refining.select_cases(cases, recipe.select, recipe.combine, recipe.low_reward_threshold)
 
@@ -200,7 +193,7 @@ def run(recipe: RefineRecipe) -> Path:
         params=SamplingParams.from_spec(recipe.teacher.generation, seed=recipe.seed),
         rewrite=rewrite,
         use_critique=recipe.teacher.use_critique,
-        attempts=max(1, recipe.teacher.attempts),
+        attempts=recipe.teacher.attempts,
     )
     pairs = refining.build_pairs(refined, recipe.max_pairs)
     data.write_jsonl(run_dir.path / "pairs.jsonl", pairs)
@@ -229,18 +222,14 @@ def run(recipe: RefineRecipe) -> Path:
 
 
 def _check(recipe: RefineRecipe, needs_judge: bool) -> None:
-    if not recipe.select:
-        raise ConfigError(f"select: give at least one rule ({', '.join(refining.RULES)})")
-    if needs_judge and not recipe.judge_model.name_or_path:
+    if needs_judge and not recipe.judge.given:
         raise ConfigError(
-            "select uses a judge rule (lost / low_reward): set judge_model.name_or_path, or select only wrong_answer"
+            "select uses a judge rule (lost / low_reward): set judge.model.name_or_path, or select only wrong_answer"
         )
     if recipe.teacher.source == "model" and not recipe.teacher.model.name_or_path:
         raise ConfigError(
             "teacher.source is 'model': set teacher.model.name_or_path (or use policy / reference)"
         )
-    if recipe.samples_per_prompt < 1:
-        raise ConfigError("samples_per_prompt must be at least 1")
 
 
 def _read_rewrite(prompt_file: str | None) -> str:

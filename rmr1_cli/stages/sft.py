@@ -62,6 +62,11 @@ def apply_length_policy(rows: list[dict], tokenizer, max_length: int, policy: st
     return rows, n_over
 
 
+# metrics.json; OPTIONAL_METRICS: first and last value of a series the trainer logged.
+METRICS = ("examples", "mixed_in", "over_length", "over_length_policy", "global_step")
+OPTIONAL_METRICS = ("loss_first", "loss_last")
+
+
 def run(recipe: SFTRecipe) -> Path:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer

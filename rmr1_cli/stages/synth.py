@@ -1,4 +1,4 @@
-"""``rmr1 synth``: write the verifiable synthetic domain (``rmr1_cli/synthetic.py``) to a folder.
+"""``rmr1 synth``: write the verifiable synthetic domain (``rmr1_cli/loop/synthetic.py``) to a folder.
 
 Outputs in ``output_dir`` (each file loads with the loader named, so every stage reads it as is):
 
@@ -31,6 +31,13 @@ LOADERS = {
     "traces_train": data.load_trace_sources,
     "policy_sft_train": data.load_traces,
 }
+
+
+# metrics.json: one entry per file written (rows, subsets, length share, label balance).
+METRICS = (
+    "prompts_train", "prompts_test", "pairs_train", "pairs_test", "pairs_test_iid", "traces_train",
+    "policy_sft_train",
+)  # fmt: skip
 
 
 def run(recipe: SynthRecipe) -> Path:

@@ -167,8 +167,7 @@ def _train_reasoning(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path):
     heldout = HeldoutJudgeCallback(
         eval_pairs,
         tokenizer,
-        recipe.generation,
-        config.JudgeSpec(template=recipe.template),
+        config.JudgeSpec(generation=recipe.generation, template=recipe.template),
         every=recipe.eval_every_steps,
         seed=recipe.seed,
     )

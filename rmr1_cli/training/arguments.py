@@ -42,7 +42,7 @@ def build_trl_args(config_cls: type, recipe: Any, *, fixed: dict[str, Any] | Non
     for key, value in recipe.trainer.items():
         if key not in hints:
             raise ConfigError(
-                f"trainer.{key}: not a {config_cls.__name__} setting{config._suggest(key, sorted(hints))}"
+                f"trainer.{key}: not a {config_cls.__name__} setting{config.suggest(key, sorted(hints))}"
             )
         settings[key] = _to_trl_type(value, hints[key], f"trainer.{key}")
     if not torch.cuda.is_available():

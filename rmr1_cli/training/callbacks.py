@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
-from rmr1_cli.config import GenerationSpec, JudgeSpec
+from rmr1_cli.config import JudgeSpec
 from rmr1_cli.data import PreferencePair
 from rmr1_cli.judging.records import summarize_pairs
 
@@ -57,7 +57,6 @@ class HeldoutJudgeCallback(TrainerCallback):
         self,
         pairs: Sequence[PreferencePair],
         tokenizer,
-        generation: GenerationSpec,
         judge: JudgeSpec,
         *,
         every: int = 0,
@@ -66,7 +65,6 @@ class HeldoutJudgeCallback(TrainerCallback):
     ):
         self.pairs = list(pairs)
         self.tokenizer = tokenizer
-        self.generation = generation
         self.judge = judge
         self.every = every
         self.seed = seed
@@ -125,7 +123,7 @@ class HeldoutJudgeCallback(TrainerCallback):
             was_training = model.training
             model.eval()
             try:
-                results = judge_pairs(model, self.tokenizer, shard, self.generation, self.judge, self.seed)
+                results = judge_pairs(model, self.tokenizer, shard, self.judge, self.seed)
             finally:
                 if was_training:
                     model.train()
@@ -151,22 +149,18 @@ class EvaluateAtStartCallback(TrainerCallback):
             self.metrics = self.trainer.evaluate()
 
 
-def judge_pairs(model, tokenizer, pairs, generation: GenerationSpec, judge: JudgeSpec, seed: int) -> list:
+def judge_pairs(model, tokenizer, pairs, judge: JudgeSpec, seed: int) -> list:
     """Judge pairs with an in-memory model through the judge engine (no cache: the weights keep changing)."""
-    from rmr1_cli.generation import VERDICT_STOP, SamplingParams
     from rmr1_cli.generation.transformers import TransformersGenerator
-    from rmr1_cli.judging.engine import JudgeEngine
-    from rmr1_cli.judging.prompts import load_template
+    from rmr1_cli.judging import engine
 
     if not pairs:
         return []
     padding_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     try:
-        generator = TransformersGenerator(model, tokenizer, generation, identity="in-training")
-        stop = (VERDICT_STOP,) if generation.stop_at_verdict else ()
-        params = SamplingParams.from_spec(generation, seed=seed, stop=stop)
-        engine = JudgeEngine(generator, load_template(judge.template), judge, params, cache=None, seed=seed)
-        return engine.judge(pairs, description="held-out judging")
+        generator = TransformersGenerator(model, tokenizer, judge.generation, identity="in-training")
+        judging = engine.build_engine(judge, seed=seed, generator=generator)
+        return judging.judge(pairs, description="held-out judging")
     finally:
         tokenizer.padding_side = padding_side

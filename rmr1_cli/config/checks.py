@@ -1,0 +1,50 @@
+"""Range checks the recipe classes run on themselves (``__post_init__``), so a wrong value fails when the
+recipe is loaded, before any model or trainer is imported.
+
+A check raises ``FieldError`` naming the field; the loader (``loader.build``) adds the file and the
+dotted path above it, so the user reads e.g. ``recipe.yaml: judge.samples: must be at least 1, got 0``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rmr1_cli.errors import ConfigError
+
+
+class FieldError(ConfigError):
+    """One field of one spec is out of range; ``key`` is the field, ``detail`` what is wrong with it."""
+
+    def __init__(self, key: str, detail: str):
+        super().__init__(f"{key}: {detail}")
+        self.key = key
+        self.detail = detail
+
+
+def require(condition: bool, key: str, detail: str) -> None:
+    if not condition:
+        raise FieldError(key, detail)
+
+
+def at_least(spec: Any, low: float, *keys: str) -> None:
+    """Each field is at least ``low``; a field that is None (an optional limit) passes.
+
+    >>> from types import SimpleNamespace
+    >>> at_least(SimpleNamespace(limit=0), 1, "limit")
+    Traceback (most recent call last):
+    rmr1_cli.config.checks.FieldError: limit: must be at least 1, got 0
+    """
+    for key in keys:
+        value = getattr(spec, key)
+        if value is not None and value < low:
+            raise FieldError(key, f"must be at least {low}, got {value}")
+
+
+def between(spec: Any, key: str, low: float, high: float, *, above_low: bool = False) -> None:
+    """``low <= value <= high`` (``low < value`` with ``above_low``)."""
+    value = getattr(spec, key)
+    if value is None:
+        return
+    if (value <= low if above_low else value < low) or value > high:
+        interval = f"{'(' if above_low else '['}{low:g}, {high:g}]"
+        raise FieldError(key, f"must be in {interval}, got {value}")
