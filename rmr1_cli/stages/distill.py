@@ -30,6 +30,7 @@ from rmr1_cli.generation import VERDICT_STOP, Generation, Generator, SamplingPar
 from rmr1_cli.judging.prompts import JudgeTemplate, render_conversation
 from rmr1_cli.loop import distilling
 from rmr1_cli.loop.distilling import Outcome, Task, pass_metrics, trace_row
+from rmr1_cli.reports.formatting import percent
 from rmr1_cli.run_dir import RunDir
 
 
@@ -192,8 +193,8 @@ def run(recipe: DistillRecipe) -> Path:
         "rmr1 distill",
         {
             "pairs / traces to write": f"{len(pairs)} / {len(tasks)}",
-            "first pass kept": f"{first['kept']} ({_pct(first['rate'])})",
-            "second pass kept": f"{second['kept']} of {second['tried']} ({_pct(second['rate'])})",
+            "first pass kept": f"{first['kept']} ({percent(first['rate'])})",
+            "second pass kept": f"{second['kept']} of {second['tried']} ({percent(second['rate'])})",
             "dropped (+ to balance labels)": f"{metrics['dropped']} (+ {unbalanced})",
             "kept labels A / B": f"{metrics['labels']['A']} / {metrics['labels']['B']}",
             "traces written": len(kept),
@@ -212,7 +213,3 @@ def _read_hint(hint_file: str | None) -> str:
     except FileNotFoundError:
         raise ConfigError(f"hint_file: {hint_file} not found") from None
     return distilling.check_hint(text, hint_file)
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"

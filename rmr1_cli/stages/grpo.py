@@ -18,6 +18,7 @@ from rmr1_cli import data
 from rmr1_cli.config import GenerationSpec, GRPORecipe, PolicyEvalRecipe
 from rmr1_cli.console import console, summary_table
 from rmr1_cli.errors import ConfigError, DataError
+from rmr1_cli.reports.formatting import arrow, number
 from rmr1_cli.reports.plots import plot_training_curves
 from rmr1_cli.run_dir import RunDir
 from rmr1_cli.training import arguments, runner
@@ -222,14 +223,14 @@ def _step_correlation(history: list[dict], x: str, y: str) -> float | None:
 
 
 def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+    return number(value, missing="n/a")
 
 
 def _arrow(trend: dict) -> str:
-    return (
-        f"{_num(trend['first'])} -> {_num(trend['last'])} "
-        f"(first/last quarter {_num(trend['first_quarter'])} -> {_num(trend['last_quarter'])})"
-    )
+    """First -> last reward, with the first and last quarter's means (steadier than single steps)."""
+    whole = arrow(trend["first"], trend["last"], _num, when_missing=None)
+    quarters = arrow(trend["first_quarter"], trend["last_quarter"], _num, when_missing=None)
+    return f"{whole} (first/last quarter {quarters})"
 
 
 def _prompt_tokens(tokenizer, prompt: data.PromptRecord) -> int:

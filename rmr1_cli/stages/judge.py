@@ -15,6 +15,7 @@ from rmr1_cli.config import JudgeRecipe
 from rmr1_cli.console import summary_table
 from rmr1_cli.judging import engine as engine_module
 from rmr1_cli.judging.records import summarize_pairs
+from rmr1_cli.reports.formatting import percent
 from rmr1_cli.run_dir import RunDir
 
 METRICS = ("pairs", "accuracy", "valid_rate", "consistency", "outcomes", "engine")  # keys of metrics.json
@@ -46,10 +47,10 @@ def summary_rows(metrics: dict, stats: dict) -> list[tuple[str, object]]:
             "judgments (generated / cached)",
             f"{stats['judgments']} ({stats['generated']} / {stats['cached']})",
         ),
-        ("valid verdicts", f"{stats['valid']} ({_pct(stats['valid_rate'])})"),
-        ("chosen preferred", _pct(metrics["accuracy"])),
-        ("swap-consistent", _pct(metrics["consistency"])),
-        ("P(verdict = A)", _pct(stats["p_verdict_a"])),
+        ("valid verdicts", f"{stats['valid']} ({percent(stats['valid_rate'])})"),
+        ("chosen preferred", percent(metrics["accuracy"])),
+        ("swap-consistent", percent(metrics["consistency"])),
+        ("P(verdict = A)", percent(stats["p_verdict_a"])),
         ("skipped (too long) / truncated", f"{stats['skipped_too_long']} / {stats['truncated']}"),
         ("generated tokens", stats["tokens"]),
         (
@@ -66,7 +67,3 @@ def summary_rows(metrics: dict, stats: dict) -> list[tuple[str, object]]:
     if stats["length_unchecked"]:
         rows.insert(-2, ("length unchecked (backend cannot count)", stats["length_unchecked"]))
     return rows
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"

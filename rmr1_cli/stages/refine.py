@@ -33,6 +33,7 @@ from rmr1_cli.generation import Generator, SamplingParams
 from rmr1_cli.judging.prompts import render_conversation
 from rmr1_cli.loop import refining
 from rmr1_cli.loop.refining import Case, Refined
+from rmr1_cli.reports.formatting import percent
 from rmr1_cli.rewards.verifiable import answer_matches
 from rmr1_cli.run_dir import RunDir
 
@@ -210,8 +211,8 @@ def run(recipe: RefineRecipe) -> Path:
         "rmr1 refine",
         {
             "prompts / answers": f"{len(prompts)} / {len(cases)}",
-            "verifiable accuracy": _pct(metrics["verifiable_accuracy"]),
-            "judge: policy beats reference": _pct(metrics["judge_win_rate"]),
+            "verifiable accuracy": percent(metrics["verifiable_accuracy"]),
+            "judge: policy beats reference": percent(metrics["judge_win_rate"]),
             "selected (per rule)": f"{len(selected)} {metrics['selected_by_rule']}",
             "refined and kept / dropped": f"{len(refined)} / {sum(drops.values())} {dict(drops)}",
             "pairs (A / B slots)": f"{len(pairs)} ({metrics['ab_slots']['A']} / {metrics['ab_slots']['B']})",
@@ -243,7 +244,3 @@ def _read_rewrite(prompt_file: str | None) -> str:
         if name not in text:
             raise ConfigError(f"teacher.prompt_file {prompt_file}: the rewrite prompt must contain {name}")
     return text
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
