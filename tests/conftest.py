@@ -98,3 +98,18 @@ class ScriptedGenerator(Generator):
 @pytest.fixture()
 def scripted():
     return ScriptedGenerator
+
+
+# Real stage runs that the report tests read (one set per test session, shared by every report test).
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    from tests import stage_runs
+
+    return stage_runs.fast_runs(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, tiny_model_dir):
+    from tests import stage_runs
+
+    return stage_runs.trained_runs(tmp_path_factory, tiny_model_dir)

@@ -6,23 +6,12 @@ import json
 import shutil
 
 import pytest
-import stage_runs
 
 from rmr1_cli.errors import DataError
 from rmr1_cli.reports.experiment import solution_accuracy, write_experiment_report
 from rmr1_cli.reports.formatting import percent
 from rmr1_cli.reports.loop import collect_rounds, write_loop_report
 from rmr1_cli.reports.summary import collect, headline
-
-
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory):
-    return stage_runs.fast_runs(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory, tiny_model_dir):
-    return stage_runs.trained_runs(tmp_path_factory, tiny_model_dir)
 
 
 @pytest.fixture()

@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import stage_runs
 from rich.console import Console
 
 from rmr1_cli.errors import DataError
@@ -21,16 +20,6 @@ from rmr1_cli.reports.formatting import markdown_table, rich_table
 from rmr1_cli.reports.metrics import STAGE_MODULES, StageMetrics, declared_keys, read_stage_metrics
 
 STAGES_DIR = Path(metrics.__file__).parents[1] / "stages"
-
-
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory):
-    return stage_runs.fast_runs(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory, tiny_model_dir):
-    return stage_runs.trained_runs(tmp_path_factory, tiny_model_dir)
 
 
 def _runs_by_stage(root) -> dict[str, list[Path]]:

@@ -6,21 +6,10 @@ import json
 import shutil
 
 import pytest
-import stage_runs
 
 from rmr1_cli.reports.formatting import format_value
 from rmr1_cli.reports.metrics import StageMetrics, read_stage_metrics
 from rmr1_cli.reports.summary import collect, headline, print_summary
-
-
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory):
-    return stage_runs.fast_runs(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory, tiny_model_dir):
-    return stage_runs.trained_runs(tmp_path_factory, tiny_model_dir)
 
 
 def _headlines(root) -> dict[str, str]:
