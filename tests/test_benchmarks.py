@@ -10,8 +10,9 @@ import pytest
 
 from rmr1_cli.config import BenchmarkSpec, EvalRecipe, PairSource, load_recipe
 from rmr1_cli.errors import ConfigError, DataError
-from rmr1_cli.evaluation import benchmarks
-from rmr1_cli.evaluation.benchmarks import aggregate, load_benchmark, score_rows, select
+from rmr1_cli.evaluation import rules
+from rmr1_cli.evaluation.loading import load_benchmark, select
+from rmr1_cli.evaluation.scoring import aggregate, score_rows
 from tests.conftest import BENCHMARKS, ROOT
 
 needs_data = pytest.mark.skipif(not (BENCHMARKS / "MANIFEST.json").exists(), reason="no ../shared/benchmarks")
@@ -264,7 +265,7 @@ def test_tie_labels_count_in_agreement_only():
 
 def make_comparisons(spec: dict[str, int]) -> list:
     from rmr1_cli.data import PreferencePair
-    from rmr1_cli.evaluation.benchmarks import Comparison
+    from rmr1_cli.evaluation.comparisons import Comparison
 
     out = []
     for subset, units in spec.items():
@@ -348,7 +349,7 @@ def test_sample_pairs_still_load_by_default():
     bench = load_benchmark(BenchmarkSpec(path=str(ROOT / "data" / "samples" / "pairs_eval.jsonl")))
     assert bench.name == "pairs" and len(bench.comparisons) > 0
     assert Path(bench.inputs[str(ROOT / "data" / "samples" / "pairs_eval.jsonl")]).exists()
-    assert benchmarks.section_of("pairs", "chat") is None
+    assert rules.get_rule("pairs").section_of("chat") is None
 
 
 def test_rewardbench_hub_id_reads_the_filtered_split(monkeypatch):
@@ -371,3 +372,22 @@ def test_rewardbench_hub_id_reads_the_filtered_split(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(DataError, match="could not be loaded from the hub .*no network"):
         load_benchmark(BenchmarkSpec(name="rewardbench", path="allenai/reward-bench"))
+
+
+# ---- the rule registry
+
+
+def test_unknown_benchmark_name_says_which_was_meant():
+    with pytest.raises(ConfigError, match=r"'rm-bnech' is not a benchmark; did you mean 'rm-bench'\?"):
+        rules.get_rule("rm-bnech")
+    with pytest.raises(ConfigError, match="did you mean 'rewardbench'"):
+        score_rows("rewardbench2", [])
+
+
+def test_every_rule_module_is_registered_once():
+    folder = Path(rules.__file__).parent
+    modules = {f.stem for f in folder.glob("*.py")} - {"__init__"}
+    registered = {type(rule).__module__.rpartition(".")[2]: name for name, rule in rules.RULES.items()}
+    assert set(registered) == modules
+    assert rules.names() == ["pairs", "rewardbench", "rm-bench", "rmb"]
+    assert all(rules.get_rule(name).name == name for name in rules.names())

@@ -12,7 +12,7 @@ from scripted_generator import ScriptedGenerator
 
 from rmr1_cli.config import EvalRecipe, load_recipe
 from rmr1_cli.evaluation import stats as eval_stats
-from rmr1_cli.evaluation.benchmarks import UnitTable
+from rmr1_cli.evaluation.scoring import UnitTable
 from rmr1_cli.stages import eval as eval_stage
 from tests.conftest import BENCHMARKS, ROOT
 
@@ -69,7 +69,12 @@ def pairs_file(tmp_path):
 
 
 def recipe(tmp_path, *overrides: str, name: str = "out") -> EvalRecipe:
-    base = [f"output_dir={tmp_path / name}", "model.name_or_path=scripted", "bootstrap=200", "plots=false"]
+    base = [
+        f"output_dir={tmp_path / name}",
+        "judge.model.name_or_path=scripted",
+        "bootstrap=200",
+        "plots=false",
+    ]
     return load_recipe(None, EvalRecipe, [*base, *overrides])
 
 
@@ -228,12 +233,12 @@ def test_tiny_model_on_an_rmbench_slice(tmp_path, tiny_model_dir, kind):
         EvalRecipe,
         [
             f"benchmark.root={BENCHMARKS}",
-            f"model.name_or_path={tiny_model_dir}",
+            f"{'judge.model' if kind == 'generative' else 'scalar_model'}.name_or_path={tiny_model_dir}",
             f"output_dir={tmp_path / kind}",
             f"kind={kind}",
             "limit=1",
             "subsets=chat,code",
-            "generation.max_new_tokens=8",
+            "judge.generation.max_new_tokens=8",
             "judge.max_prompt_tokens=3072",
             "bootstrap=100",
         ],

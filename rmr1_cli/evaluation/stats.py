@@ -2,7 +2,7 @@
 
 The bootstrap resamples a benchmark's *units* (pairs; RM-Bench prompts, so the 9 style comparisons of a
 prompt move together; Best-of-N items) with replacement inside each subset, so every subset keeps its
-size, and recomputes every score with the benchmark's own rule (``benchmarks.aggregate``). The interval
+size, and recomputes every score with the benchmark's own rule (``scoring.aggregate``). The interval
 is the percentile interval of those replicates.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rmr1_cli.evaluation.benchmarks import UnitTable, aggregate
+from rmr1_cli.evaluation.scoring import UnitTable, aggregate
 
 Path_ = tuple[str, ...]
 

@@ -1,16 +1,16 @@
 """``rmr1 eval``: a reward model on a benchmark, scored by the benchmark's own rules, with intervals,
 bias diagnostics and a report.
 
-    benchmark files --(benchmarks.load_benchmark)--> comparisons
+    benchmark files --(evaluation.loading.load_benchmark)--> comparisons
       --(judge engine, or scalar RM scores)--> one result row per comparison (results.jsonl)
-      --(eval_report.build_metrics)--> metrics.json, report.md, accuracy.png, length.png
+      --(evaluation.metrics.build_metrics)--> metrics.json --(evaluation.report)--> report.md, plots
 
 Generative judges go through the judge engine: every judgment is cached in judgments.jsonl, so a
 stopped run resumes and a rerun is free. Comparisons with the same content (RMB's Best-of-N items reuse
 pairwise pairs) are judged once. Scalar RMs score each distinct (prompt, answer) once (RM-Bench's 9
 comparisons per prompt need 6 scores), cached in scores.jsonl.
 
-``rmr1 eval-compare A B`` compares two finished runs (``compare``).
+``rmr1 eval-compare A B`` compares two finished runs (``compare``, ``evaluation/compare.py``).
 """
 
 from __future__ import annotations
@@ -21,16 +21,36 @@ from pathlib import Path
 
 from rmr1_cli import data
 from rmr1_cli.config import EvalRecipe
-from rmr1_cli.evaluation import benchmarks
+from rmr1_cli.errors import ConfigError
+from rmr1_cli.evaluation import compare as eval_compare
+from rmr1_cli.evaluation import metrics as eval_metrics
 from rmr1_cli.evaluation import report as eval_report
-from rmr1_cli.evaluation.benchmarks import Benchmark, Comparison
+from rmr1_cli.evaluation.comparisons import Benchmark, Comparison
+from rmr1_cli.evaluation.loading import load_benchmark
+from rmr1_cli.evaluation.rules import get_rule
 from rmr1_cli.run_dir import RunDir
 
 log = logging.getLogger(__name__)
 
 
+# metrics.json; OPTIONAL_METRICS depend on the benchmark (``*_ci`` with bootstrap > 0, ``engine`` for a
+# generative RM, ``macro`` for pairs, ``hard``/``normal``/``easy`` for rm-bench).
+METRICS = (
+    "benchmark", "kind", "headline", "headline_ci", "headline_rule", "n_comparisons", "n_units",
+    "n_tie_labels", "accuracy", "agreement", "subsets", "sections", "missing_sections", "baselines",
+    "diagnostics", "bootstrap", "model",
+)  # fmt: skip
+OPTIONAL_METRICS = (
+    "accuracy_ci", "agreement_ci", "macro", "macro_ci", "missing_subsets", "hard", "hard_ci", "normal",
+    "normal_ci", "easy", "easy_ci", "engine",
+)  # fmt: skip
+
+
 def run(recipe: EvalRecipe) -> Path:
-    bench = benchmarks.load_benchmark(recipe.benchmark, limit=recipe.limit, subsets=recipe.subsets)
+    if not (recipe.judge.given if recipe.kind == "generative" else recipe.scalar_model.name_or_path):
+        block = "judge.model" if recipe.kind == "generative" else "scalar_model"
+        raise ConfigError(f"eval: {block}.name_or_path is empty (the kind={recipe.kind} RM to evaluate)")
+    bench = load_benchmark(recipe.benchmark, limit=recipe.limit, subsets=recipe.subsets)
     log.info("%s: %d comparisons in %d subsets", bench.name, len(bench.comparisons), len(bench.subsets()))
     run_dir = RunDir.create("eval", recipe)
     for name, path in bench.inputs.items():
@@ -43,12 +63,12 @@ def run(recipe: EvalRecipe) -> Path:
         rows = scalar_rows(recipe, bench, run_dir.path / "scores.jsonl")
     data.write_jsonl(run_dir.path / "results.jsonl", rows)
 
-    metrics = eval_report.build_metrics(
+    metrics = eval_metrics.build_metrics(
         bench.name, rows, kind=recipe.kind, resamples=recipe.bootstrap, seed=recipe.seed
     )
-    metrics["model"] = recipe.model.name_or_path
+    metrics["model"] = recipe.rm.name_or_path
     metrics.update(extra)
-    model = "/".join(Path(recipe.model.name_or_path).parts[-2:]) or recipe.model.name_or_path
+    model = "/".join(Path(recipe.rm.name_or_path).parts[-2:]) or recipe.rm.name_or_path
     title = f"{Path(recipe.output_dir).name} ({bench.name}) | {model} ({recipe.kind})"
     eval_report.write_report(run_dir.path, metrics, title, plots=recipe.plots)
     eval_report.print_tables(metrics, title)
@@ -66,7 +86,7 @@ def base_row(bench: Benchmark, c: Comparison) -> dict:
         "id": c.pair.id,
         "unit": c.unit,
         "subset": c.pair.subset,
-        "section": benchmarks.section_of(bench.name, c.pair.subset),
+        "section": get_rule(bench.name).section_of(c.pair.subset),
         "label": c.label,
         "cell": list(c.cell) if c.cell else None,
         "source_order": c.source_order,
@@ -85,9 +105,7 @@ def judge_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> tuple[
     for c in bench.comparisons:
         key = content_key(c)
         unique.setdefault(key, replace(c.pair, id=key))
-    engine = build_engine(
-        recipe.model, recipe.generation, recipe.judge, cache_path=cache_path, seed=recipe.seed
-    )
+    engine = build_engine(recipe.judge, seed=recipe.seed, cache_path=cache_path)
     try:
         results = {r.pair_id: r for r in engine.judge(list(unique.values()), description="evaluating")}
     finally:
@@ -132,7 +150,7 @@ def scalar_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> list[
     from rmr1_cli.evaluation.scalar import ScalarScorer
     from rmr1_cli.models import model_identity
 
-    identity = model_identity(recipe.model)
+    identity = model_identity(recipe.scalar_model)
 
     def key(prompt, answer) -> str:
         return data.stable_id(identity, prompt, answer)
@@ -151,7 +169,7 @@ def scalar_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> list[
                 items.setdefault(k, (c.pair.prompt, answer))
     if items:
         log.info("scoring %d distinct answers (%d cached)", len(items), len(cached))
-        scorer = ScalarScorer(recipe.model, batch_size=recipe.batch_size)
+        scorer = ScalarScorer(recipe.scalar_model, batch_size=recipe.batch_size)
         keys = list(items)
         for start in range(0, len(keys), 256):  # append as we go, so a stopped run resumes
             chunk = keys[start : start + 256]
@@ -184,7 +202,7 @@ def compare(
     dir_a: str | Path, dir_b: str | Path, out_dir: str | Path | None = None, *, resamples: int = 1000
 ) -> Path:
     """``rmr1 eval-compare``: McNemar per subset and paired-bootstrap differences; writes compare.json/.md."""
-    result = eval_report.compare_runs(dir_a, dir_b, resamples=resamples)
+    result = eval_compare.compare_runs(dir_a, dir_b, resamples=resamples)
     out = Path(out_dir) if out_dir else Path(dir_b) / f"compare-vs-{Path(dir_a).name}"
-    eval_report.write_comparison(out, result)
+    eval_compare.write_comparison(out, result)
     return out
