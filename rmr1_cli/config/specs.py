@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rmr1_cli.config.checks import FieldError, at_least, between, require
+from rmr1_cli.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -148,13 +149,21 @@ class PairSource:
 class BenchmarkSpec:
     """Which benchmark to read and how (``pairs`` = any preference-pair file)."""
 
-    name: Literal["pairs", "rewardbench", "rm-bench", "rmb"] = "pairs"
+    name: str = "pairs"  # a rule of evaluation/rules/ (pairs, rewardbench, rm-bench, rmb)
     path: str = "data/samples/pairs_eval.jsonl"
     fields: dict[str, str] = field(default_factory=dict)
     root: str = ""  # folder that relative paths (path, sources[].path) start from; "" = working directory
     split: str | None = None  # split of a hub dataset (rewardbench: filtered, else train)
     # several files, each its own layout (replaces path)
     sources: list[PairSource] = field(default_factory=list)
+
+    def __post_init__(self):
+        from rmr1_cli.evaluation.rules import get_rule  # the registry is the one list of benchmark names
+
+        try:
+            get_rule(self.name)
+        except ConfigError as exc:
+            raise FieldError("name", str(exc).removeprefix("benchmark.name: ")) from None
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from rmr1_cli.console import grid_table
 from rmr1_cli.data import write_json, write_text
 from rmr1_cli.errors import DataError
 from rmr1_cli.evaluation import stats as eval_stats
-from rmr1_cli.evaluation.report import _md_table, _pct
+from rmr1_cli.evaluation.report import _pct
 from rmr1_cli.evaluation.scoring import agrees, score_rows, unit_tables
+from rmr1_cli.reports.formatting import markdown_table
 
 
 def read_run(folder: str | Path) -> tuple[dict, list[dict]]:
@@ -132,5 +133,5 @@ def write_comparison(out_dir: Path, result: Mapping) -> Path:
         "Row `all`: headline difference (paired bootstrap) and McNemar over every shared comparison.",
         "",
     ]
-    lines += _md_table(header, rows)
+    lines += markdown_table(header, rows)
     return write_text(out_dir / "compare.md", "\n".join(lines) + "\n")

@@ -16,6 +16,7 @@ from typing import Any
 
 from rmr1_cli.data import PreferencePair, PromptRecord, stable_id, write_jsonl, write_text
 from rmr1_cli.judging.engine import JudgeEngine
+from rmr1_cli.reports.formatting import mean, percent
 from rmr1_cli.rewards.adapters import TIE, swap_safe_score
 from rmr1_cli.rewards.diagnostics import rate
 from rmr1_cli.rewards.verifiable import is_correct
@@ -57,8 +58,8 @@ def compare_policies(
             "policy_accuracy": sum(r["policy_correct"] for r in checked) / len(checked),
         }
     metrics["length"] = {
-        "baseline_mean_tokens": _mean([r["baseline_tokens"] for r in rows]),
-        "policy_mean_tokens": _mean([r["policy_tokens"] for r in rows]),
+        "baseline_mean_tokens": mean([r["baseline_tokens"] for r in rows]),
+        "policy_mean_tokens": mean([r["policy_tokens"] for r in rows]),
     }
     metrics["identical_answers"] = sum(r["baseline"] == r["policy"] for r in rows)
     return rows, metrics
@@ -105,12 +106,8 @@ def _judge_policies(
     }
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
+    return percent(value, missing="n/a")
 
 
 def write_report(out_dir: Path, metrics: dict, rows: list[dict], *, policy: str, baseline: str) -> Path:

@@ -10,13 +10,12 @@ from typing import Any
 from rmr1_cli.console import console, grid_table
 from rmr1_cli.data import write_text
 from rmr1_cli.evaluation.rules.rm_bench import STYLES
+from rmr1_cli.reports.formatting import markdown_table, percent
 
 
 def _pct(value: float | None, ci: Sequence[float] | None = None) -> str:
-    if value is None:
-        return "-"
-    text = f"{100 * value:.1f}"
-    return f"{text} [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else text
+    """A share in percent without the sign (the tables' headers carry it)."""
+    return percent(value, ci, sign="")
 
 
 def summary_rows(metrics: Mapping) -> list[list[str]]:
@@ -141,7 +140,7 @@ def write_report(out_dir: Path, metrics: Mapping, title: str, *, plots: bool = T
             f"Not evaluated (missing from the data or the run): {', '.join(metrics['missing_sections'])}.",
             "",
         ]
-    lines += _md_table(["score", "% [95% CI]", "n"], summary_rows(metrics))
+    lines += markdown_table(["score", "% [95% CI]", "n"], summary_rows(metrics))
     for domain, section in metrics["sections"].items():
         if "matrix" in section:  # RM-Bench: rows chosen style, columns rejected style
             styles = STYLES
@@ -153,12 +152,12 @@ def write_report(out_dir: Path, metrics: Mapping, title: str, *, plots: bool = T
             matrix_rows = [
                 [f"chosen {styles[i]}"] + [_pct(v) for v in row] for i, row in enumerate(section["matrix"])
             ]
-            lines += _md_table(["%"] + [f"rejected {s}" for s in styles], matrix_rows)
+            lines += markdown_table(["%"] + [f"rejected {s}" for s in styles], matrix_rows)
     header, rows = subset_rows(metrics)
-    lines += ["", "## Subsets", ""] + _md_table(header, rows)
+    lines += ["", "## Subsets", ""] + markdown_table(header, rows)
     lines += ["", "## Null baselines", "", "The same scoring rule applied to judges that ignore content.", ""]
     base_rows = [[k, _pct(v["headline"]), _pct(v["accuracy"])] for k, v in metrics["baselines"].items()]
-    lines += _md_table(["baseline", "headline %", "accuracy %"], base_rows)
+    lines += markdown_table(["baseline", "headline %", "accuracy %"], base_rows)
     lines += ["", "## Diagnostics", ""]
     lines += [
         f"- picks the longer answer: {_pct(d['prefers_longer'])}% of decisive verdicts "
@@ -180,7 +179,7 @@ def write_report(out_dir: Path, metrics: Mapping, title: str, *, plots: bool = T
     else:
         lines += [f"- mean score margin (chosen - rejected): {d['mean_margin']:.4f}"]
     lines += ["", "Accuracy by length difference:", ""]
-    lines += _md_table(
+    lines += markdown_table(
         ["(chosen - rejected) / longer", "n", "accuracy % [95% CI]"],
         [[b["bucket"], b["n"], _pct(b["accuracy"], b["ci"])] for b in d["by_length"] if b["n"]],
     )
@@ -190,12 +189,3 @@ def write_report(out_dir: Path, metrics: Mapping, title: str, *, plots: bool = T
     if metrics["kind"] == "generative":
         lines[-1] += ", judgments.jsonl (every judge output, by key)"
     return write_text(out_dir / "report.md", "\n".join(lines) + "\n")
-
-
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    def cell(v: Any) -> str:
-        return "-" if v is None else str(v).replace("|", "\\|")
-
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return out

@@ -15,7 +15,6 @@ comparisons per prompt need 6 scores), cached in scores.jsonl.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -155,29 +154,22 @@ def scalar_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> list[
     def key(prompt, answer) -> str:
         return data.stable_id(identity, prompt, answer)
 
-    cached = {}
-    if cache_path.exists():
-        for line in cache_path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                cached[row["key"]] = row["score"]
-    items = {}
-    for c in bench.comparisons:
-        for answer in (c.pair.chosen, c.pair.rejected):
-            k = key(c.pair.prompt, answer)
-            if k not in cached:
-                items.setdefault(k, (c.pair.prompt, answer))
-    if items:
-        log.info("scoring %d distinct answers (%d cached)", len(items), len(cached))
-        scorer = ScalarScorer(recipe.scalar_model, batch_size=recipe.batch_size)
-        keys = list(items)
-        for start in range(0, len(keys), 256):  # append as we go, so a stopped run resumes
-            chunk = keys[start : start + 256]
-            scores = scorer.score([items[k] for k in chunk])
-            data.append_jsonl(
-                cache_path, ({"key": k, "score": s} for k, s in zip(chunk, scores, strict=True))
-            )
-            cached.update(zip(chunk, scores, strict=True))
+    with data.JsonlStore(cache_path, what="score") as store:  # resumable: scores append as they come
+        items = {}
+        for c in bench.comparisons:
+            for answer in (c.pair.chosen, c.pair.rejected):
+                k = key(c.pair.prompt, answer)
+                if k not in store:
+                    items.setdefault(k, (c.pair.prompt, answer))
+        if items:
+            log.info("scoring %d distinct answers (%d cached)", len(items), len(store))
+            scorer = ScalarScorer(recipe.scalar_model, batch_size=recipe.batch_size)
+            keys = list(items)
+            for start in range(0, len(keys), 256):
+                chunk = keys[start : start + 256]
+                scores = scorer.score([items[k] for k in chunk])
+                store.append({"key": k, "score": s} for k, s in zip(chunk, scores, strict=True))
+        cached = {k: row["score"] for k, row in store.items()}
     rows = []
     for c in bench.comparisons:
         chosen, rejected = (
