@@ -1,0 +1,34 @@
+"""README.md stays true to the tree: its code map names every package and stage module, and what it
+names (and links to) exists."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+CODE_MAP = README[README.index("## Code map") : README.index("## Documentation")]
+PACKAGE = ROOT / "rmr1_cli"
+
+
+def test_code_map_names_every_subpackage_and_stage_module():
+    packages = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists())
+    for name in packages:
+        if name == "stages":  # a row per stage module instead, checked below
+            continue
+        assert f"`{name}/`" in CODE_MAP, f"rmr1_cli/{name}/ is missing from README.md's code map"
+    for stage in sorted((PACKAGE / "stages").glob("*.py")):
+        if stage.stem != "__init__":
+            assert f"`stages/{stage.name}`" in CODE_MAP, f"stages/{stage.name} is missing from the code map"
+
+
+def test_everything_the_code_map_names_exists():
+    for path in re.findall(r"^\| `([\w/.]+)`", CODE_MAP, flags=re.M):
+        assert (PACKAGE / path).exists(), f"README.md's code map names rmr1_cli/{path}, which does not exist"
+
+
+def test_readme_links_point_at_files_that_exist():
+    for target in re.findall(r"\]\(([^)#]+)\)", README):
+        if "://" not in target:
+            assert (ROOT / target).exists(), f"README.md links to {target}, which does not exist"
