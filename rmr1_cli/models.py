@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rmr1_cli.config import ModelSpec
-from rmr1_cli.errors import ModelError
+from rmr1_cli.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
     import torch
@@ -81,12 +81,28 @@ def load_causal_lm(spec: ModelSpec, *, device: str | None = None) -> PreTrainedM
     return model.to(device)
 
 
-def load_sequence_classifier(spec: ModelSpec, *, num_labels: int = 1, device: str | None = None):
-    """Load a scalar reward model (a sequence classifier with one output)."""
+def load_sequence_classifier(
+    spec: ModelSpec, *, num_labels: int = 1, device: str | None = None, trained_head: bool = False
+):
+    """Load a scalar reward model (a sequence classifier with one output).
+
+    ``trained_head``: the checkpoint must hold the classifier's weights. transformers would otherwise
+    start a missing head at random (its warning is silenced here), and scoring with it gives numbers
+    that change from one load to the next; ``train-rm`` starts from a base model and leaves this off.
+    """
     from transformers import AutoModelForSequenceClassification
 
     device = device or resolve_device(spec)
-    model = _from_pretrained(AutoModelForSequenceClassification, spec, device, num_labels=num_labels)
+    model, info = _from_pretrained(
+        AutoModelForSequenceClassification, spec, device, num_labels=num_labels, output_loading_info=True
+    )
+    head = [k for k in info.get("missing_keys", ()) if k.split(".")[0] in ("score", "classifier", "v_head")]
+    if trained_head and head:
+        raise ConfigError(
+            f"scalar_model {spec.name_or_path}: the checkpoint has no trained score head (missing "
+            f"{', '.join(sorted(head))}); give a reward model trained with `rmr1 train-rm` (or another "
+            "sequence-classifier checkpoint), not a base or chat model"
+        )
     return model.to(device)
 
 

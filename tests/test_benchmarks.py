@@ -391,3 +391,85 @@ def test_every_rule_module_is_registered_once():
     assert set(registered) == modules
     assert rules.names() == ["pairs", "rewardbench", "rm-bench", "rmb"]
     assert all(rules.get_rule(name).name == name for name in rules.names())
+
+
+# ---- describing a benchmark without code: extract, sections per file, empty and missing files
+
+
+def test_extract_works_on_every_field_and_unknown_keys_are_errors(tmp_path):
+    file = tmp_path / "graded.jsonl"
+    row = {"q": "Q: hi", "a": "<ans>x</ans>", "b": "<ans>y</ans>", "lab": "winner=2", "cat": "[chat]"}
+    file.write_text(json.dumps(row) + "\n")
+    source = PairSource(
+        path=str(file),
+        layout="labelled",
+        fields={"prompt": "q", "answer_1": "a", "answer_2": "b", "label": "lab", "subset": "cat"},
+        extract={"prompt": "Q: (.*)", "answer_1": "<ans>(.*)</ans>", "answer_2": "<ans>(.*)</ans>",
+                 "label": r"winner=(\d)", "subset": r"\[(\w+)\]"},
+    )  # fmt: skip
+    (c,) = load_benchmark(BenchmarkSpec(name="pairs", path="", sources=[source])).comparisons
+    assert (c.pair.prompt, c.pair.chosen, c.pair.rejected, c.pair.subset) == ("hi", "y", "x", "chat")
+    typo = PairSource(path=str(file), layout="labelled", fields=source.fields, extract={"promt": "(.*)"})
+    with pytest.raises(ConfigError, match=r"extract.promt is not a field; did you mean 'prompt'"):
+        load_benchmark(BenchmarkSpec(name="pairs", path="", sources=[typo]))
+
+
+def test_pairs_files_are_sections_that_subsets_can_name(tmp_path):
+    for model in ("gpt", "claude"):
+        rows = [{"prompt": "q", "chosen": f"c{k}", "rejected": "r", "subset": "math"} for k in range(2)]
+        (tmp_path / f"{model}.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    spec = BenchmarkSpec(
+        name="pairs",
+        path="",
+        sources=[PairSource(path=str(tmp_path / f"{m}.jsonl")) for m in ("gpt", "claude")],
+    )
+    bench = load_benchmark(spec)
+    assert bench.subsets() == ["gpt/math", "claude/math"]
+    rows = rows_for(bench, lambda c: "rejected" if c.pair.id == "gpt:1" else "chosen")
+    scores = score_rows("pairs", rows)
+    assert scores["sections"]["gpt"]["score"] == 0.5 and scores["sections"]["claude"]["score"] == 1.0
+    assert scores["headline"] == 0.75
+    only = load_benchmark(spec, subsets=["claude"])
+    assert {c.pair.subset for c in only.comparisons} == {"claude/math"}
+
+
+def test_empty_files_are_skipped_and_counted(tmp_path):
+    (tmp_path / "empty.json").write_text("[]")
+    (tmp_path / "full.jsonl").write_text(json.dumps({"prompt": "q", "chosen": "a", "rejected": "b"}) + "\n")
+    spec = BenchmarkSpec(
+        name="pairs",
+        path="",
+        sources=[
+            PairSource(path=str(tmp_path / "empty.json")),
+            PairSource(path=str(tmp_path / "full.jsonl")),
+        ],
+    )
+    bench = load_benchmark(spec)
+    assert len(bench.comparisons) == 1 and bench.empty_files == [str(tmp_path / "empty.json")]
+    rmb = tmp_path / "rmb" / "Pairwise_set" / "Harmlessness"
+    rmb.mkdir(parents=True)
+    (rmb / "S1.json").write_text("[]")
+    row = {"conversation_input": [{"role": "user", "content": "q"}], "pair_uid": 1,
+           "chosen": {"answer": "a"}, "reject": {"answer": "b"}}  # fmt: skip
+    (rmb / "S2.json").write_text(json.dumps([row]))
+    loaded = load_benchmark(BenchmarkSpec(name="rmb", path=str(tmp_path / "rmb")))
+    assert loaded.empty_files == [str(rmb / "S1.json")] and len(loaded.comparisons) == 1
+    assert "Pairwise_set/Harmlessness/S3.json" in loaded.missing_files
+    assert "Pairwise_set/Harmlessness/S2.json" not in loaded.missing_files
+    assert len(loaded.missing_files) == len(rules.rmb.FILES) - 2
+
+
+@needs_data
+def test_release_files_missing_from_the_shared_copies_are_listed():
+    assert load_benchmark(recipe_benchmark("rm-bench")).missing_files == ["math_filtered.json"]
+    assert load_benchmark(recipe_benchmark("rmb"), subsets=["BoN_set/Harmlessness"]).missing_files == []
+
+
+def test_rewardbench_weights_are_the_official_counts():
+    """allenai/reward-bench rewardbench/constants.py EXAMPLE_COUNTS (changed to mirror the leaderboard)."""
+    from rmr1_cli.evaluation.rules.rewardbench import WEIGHTS
+
+    assert (WEIGHTS["xstest-should-refuse"], WEIGHTS["xstest-should-respond"]) == (154, 250)
+    m = {"xstest-should-refuse": means(1.0), "xstest-should-respond": means(0.0)}
+    out = aggregate("rewardbench", m, {"xstest-should-refuse": 2, "xstest-should-respond": 2})
+    assert out["sections"]["Safety"]["score"] == pytest.approx(154 / 404)

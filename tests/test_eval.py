@@ -127,6 +127,47 @@ def test_position_biased_judge_is_caught_by_swap_consistency(tmp_path, scripted)
     assert m["diagnostics"]["by_task_type"] == {"reasoning": {"accuracy": 0.5, "n": 6}}
 
 
+def test_both_orders_must_agree_scores_a_position_biased_judge_zero(tmp_path, scripted):
+    scripted(always_a)
+    out = eval_stage.run(
+        recipe(
+            tmp_path, f"benchmark.path={pairs_file(tmp_path)}", "benchmark.pair_rule=both_orders_must_agree"
+        )
+    )
+    m = metrics_of(out)
+    assert m["pair_rule"] == "both_orders_must_agree"
+    assert m["accuracy"] == 0.0 and m["baselines"]["position_only"]["accuracy"] == 0.0
+    assert m["baselines"]["length_only"]["accuracy"] == pytest.approx(4 / 6)
+    report = (out / "report.md").read_text()
+    assert "swap agreement (both orders same pick) | 0.0" in report and "both orders must agree" in report
+    with pytest.raises(Exception, match="both_orders_must_agree needs a generative judge"):
+        eval_stage.run(
+            recipe(tmp_path, "benchmark.pair_rule=both_orders_must_agree", "judge.both_orders=false")
+        )
+
+
+def test_pairs_skipped_as_too_long_are_left_out_and_counted():
+    from rmr1_cli.evaluation.metrics import build_metrics
+
+    def row(unit, pick, skipped=False):
+        return {"subset": "s", "unit": unit, "label": "chosen", "pick": pick, "score": float(pick == "chosen"),
+                "skipped": skipped, "len_chosen": 5, "len_rejected": 3, "judgments": []}  # fmt: skip
+
+    m = build_metrics(
+        "pairs", [row("1", "chosen"), row("2", None, skipped=True)], kind="generative", resamples=0
+    )
+    assert m["accuracy"] == 1.0 and m["n_skipped"] == 1 and m["n_skipped_units"] == 1
+    assert m["subsets"]["s"]["n"] == 1
+
+
+def test_manifest_hashes_the_benchmark_files_read(tmp_path, scripted):
+    scripted(longer_judge)
+    data = pairs_file(tmp_path)
+    out = eval_stage.run(recipe(tmp_path, f"benchmark.path={data}"))
+    inputs = json.loads((out / "manifest.json").read_text())["inputs"]
+    assert inputs[f"benchmark:{data}"].startswith("sha256:")
+
+
 def test_rerun_resumes_from_the_judgment_cache(tmp_path, scripted):
     first = scripted(longer_judge)
     rec = recipe(tmp_path, f"benchmark.path={pairs_file(tmp_path)}")
@@ -224,16 +265,54 @@ def test_mean_interval_of_a_constant_is_that_constant():
 # ---- the tiny model, generative and scalar, on the same RM-Bench slice
 
 
+@pytest.fixture(scope="module")
+def tiny_rm_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny model saved as a sequence classifier: its (random) score head is in the checkpoint."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    out = tmp_path_factory.mktemp("tiny-rm") / "model"
+    AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=1).save_pretrained(out)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(out)
+    return out
+
+
+def test_scalar_rm_without_a_trained_head_is_refused(tiny_model_dir):
+    from rmr1_cli.config import ModelSpec
+    from rmr1_cli.errors import ConfigError
+    from rmr1_cli.evaluation.scalar import ScalarScorer
+
+    with pytest.raises(ConfigError, match="no trained score head .*score.weight"):
+        ScalarScorer(ModelSpec(name_or_path=str(tiny_model_dir)))
+
+
+def test_a_prompt_longer_than_the_context_keeps_the_answers(tiny_rm_dir):
+    from rmr1_cli.config import ModelSpec
+    from rmr1_cli.evaluation.scalar import ScalarScorer
+
+    scorer = ScalarScorer(ModelSpec(name_or_path=str(tiny_rm_dir)), max_length=48)
+    long_prompt = "tell me everything " * 200
+    flagged = scorer.score_and_flag(
+        [(long_prompt, "Paris is the capital."), (long_prompt, "No idea, sorry."), ("hi", "hello")]
+    )
+    (good, cut_a), (bad, cut_b), (_, cut_short) = flagged
+    assert cut_a and cut_b and not cut_short
+    assert good != bad  # the answers survived the cut, so the pair is no forced tie
+    alone = scorer.score_and_flag([("tell me everything " * 30, "Paris is the capital.")])[0][0]
+    assert alone == pytest.approx(good, abs=1e-4)  # only the last 48 tokens count, whatever came before
+
+
 @pytest.mark.slow
 @needs_data
 @pytest.mark.parametrize("kind", ["generative", "scalar"])
-def test_tiny_model_on_an_rmbench_slice(tmp_path, tiny_model_dir, kind):
+def test_tiny_model_on_an_rmbench_slice(tmp_path, tiny_model_dir, tiny_rm_dir, kind):
     rec = load_recipe(
         ROOT / "recipes" / "eval" / "rm-bench.yaml",
         EvalRecipe,
         [
             f"benchmark.root={BENCHMARKS}",
-            f"{'judge.model' if kind == 'generative' else 'scalar_model'}.name_or_path={tiny_model_dir}",
+            f"judge.model.name_or_path={tiny_model_dir}"
+            if kind == "generative"
+            else f"scalar_model.name_or_path={tiny_rm_dir}",
             f"output_dir={tmp_path / kind}",
             f"kind={kind}",
             "limit=1",

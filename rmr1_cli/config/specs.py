@@ -143,6 +143,7 @@ class PairSource:
     extract: dict[str, str] = field(default_factory=dict)
     ties: Literal["keep", "drop"] = "keep"  # tie-labelled pairs: kept (scored for agreement only) or dropped
     join: str = "\n"  # a field holding a list of strings (solution steps) is joined with this
+    section: str | None = None  # the file's section (pairs rule; several files: default its file stem)
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,9 @@ class BenchmarkSpec:
     split: str | None = None  # split of a hub dataset (rewardbench: filtered, else train)
     # several files, each its own layout (replaces path)
     sources: list[PairSource] = field(default_factory=list)
+    # how a generative judge's two orders make one verdict: the benchmark's own rule, or right only when
+    # the orders' votes (+1 right, -1 wrong, 0 invalid) sum above 0 (JudgeBench-style)
+    pair_rule: Literal["benchmark", "both_orders_must_agree"] = "benchmark"
 
     def __post_init__(self):
         from rmr1_cli.evaluation.rules import get_rule  # the registry is the one list of benchmark names

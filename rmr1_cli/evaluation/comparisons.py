@@ -30,8 +30,10 @@ class Benchmark:
 
     name: str
     comparisons: list[Comparison]
-    inputs: dict[str, str] = field(default_factory=dict)  # name -> path, for the run manifest
+    inputs: dict[str, str] = field(default_factory=dict)  # name -> file read, hashed into the run manifest
     available: list[str] = field(default_factory=list)  # every subset, also those not loaded
+    empty_files: list[str] = field(default_factory=list)  # files with no rows: skipped with a warning
+    missing_files: list[str] = field(default_factory=list)  # files of the official release not found here
 
     def subsets(self) -> list[str]:
         return list(dict.fromkeys(c.pair.subset for c in self.comparisons))

@@ -9,6 +9,8 @@ file formats (RM-Bench, RMB) use ``resolve`` and ``conversation`` from here.
 
 from __future__ import annotations
 
+import difflib
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -18,6 +20,8 @@ from rmr1_cli.config import BenchmarkSpec, PairSource
 from rmr1_cli.data import Conversation, PreferencePair, read_rows
 from rmr1_cli.errors import ConfigError, DataError
 from rmr1_cli.evaluation.comparisons import Comparison
+
+log = logging.getLogger(__name__)
 
 
 def resolve(root: Path, path: str) -> Path:
@@ -62,25 +66,76 @@ def sources(spec: BenchmarkSpec, default_layout: str = "pairs") -> list[PairSour
     return [PairSource(path=spec.path, fields=dict(spec.fields), layout=default_layout)]
 
 
-def read_source(source: PairSource, root: Path, split: str | None = None) -> list[Comparison]:
-    """Comparisons from one file in one of the layouts ``PairSource`` describes."""
+# the canonical field names a source may map (fields:) or extract from (extract:)
+FIELDS = (
+    "prompt", "chosen", "rejected", "answer_1", "answer_2", "label", "subset", "id", "group", "side", "answer",
+)  # fmt: skip
+
+
+def check_source(source: PairSource) -> None:
+    """Every key under ``fields`` and ``extract`` is a canonical field name (a misspelt one is an error)."""
+    for block in ("fields", "extract"):
+        for key in getattr(source, block):
+            if key not in FIELDS:
+                close = difflib.get_close_matches(key, FIELDS, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise ConfigError(
+                    f"benchmark source {source.path}: {block}.{key} is not a field{hint} "
+                    f"(fields: {', '.join(FIELDS)})"
+                )
+
+
+def rows_or_empty(rows: Iterable[tuple[str, dict]], where: str, empty: list[str] | None) -> list:
+    """All rows of a file; a file with no rows is logged and noted in ``empty`` (None: an error)."""
+    out: list = []
+    try:
+        out.extend(rows)
+    except DataError as exc:
+        if out or empty is None or "no rows" not in str(exc):
+            raise
+        log.warning("%s: no rows; skipped (counted in metrics.json empty_files)", where)
+        empty.append(where)
+    return out
+
+
+def read_source(
+    source: PairSource,
+    root: Path,
+    split: str | None = None,
+    *,
+    section: str | None = None,
+    empty: list[str] | None = None,
+) -> list[Comparison]:
+    """Comparisons from one file in one of the layouts ``PairSource`` describes.
+
+    ``section``: the file's section; its pairs' subsets become ``SECTION/SUBSET`` (or ``SECTION`` when
+    the rows carry no subset). ``empty``: where a file without rows is noted instead of failing.
+    """
     if not source.path:
         raise ConfigError("benchmark source: path is empty")
+    check_source(source)
     stem = Path(source.path.partition("::")[0]).name.split(".")[0]
-    rows = _rows(root, source.path, split)
+    rows = rows_or_empty(_rows(root, source.path, split), str(resolve(root, source.path)), empty)
     if source.layout == "split":
-        return _split_layout(source, rows, stem)
+        return _split_layout(source, rows, stem, section)
     build = {"pairs": _pair_row, "labelled": _labelled_row, "transcript": _transcript_row}[source.layout]
     out = []
     for index, (location, row) in enumerate(rows):
         reader = _RowReader(source, location, row)
-        subset = source.subset or reader.optional("subset") or "all"
+        subset = _subset(source, reader, section)
         row_id = reader.optional("id")
-        pair_id = f"{source.subset or stem}:{row_id if row_id is not None else index}"
-        comparison = build(reader, pair_id, str(subset))
+        pair_id = f"{source.subset or section or stem}:{row_id if row_id is not None else index}"
+        comparison = build(reader, pair_id, subset)
         if comparison is not None:
             out.append(comparison)
     return out
+
+
+def _subset(source: PairSource, reader: _RowReader, section: str | None) -> str:
+    own = source.subset or reader.optional("subset")
+    if section is None:
+        return str(own or "all")
+    return f"{section}/{own}" if own else section
 
 
 class _RowReader:
@@ -96,12 +151,13 @@ class _RowReader:
         name = self.name(key)
         if "{" in name:  # a template over the row's fields, e.g. "{instruction}\n\n{input}"
             try:
-                return name.format_map(self.row).strip()
+                return self._extract(key, name.format_map(self.row).strip())
             except (KeyError, IndexError, ValueError) as exc:
                 raise DataError(f"{self.location}: fields.{key} template {name!r} fails ({exc!r})") from None
         value: Any = self.row
         if name in self.row:
             value = self.row[name]
+            return self._extract(key, value) if isinstance(value, str) else value
         else:
             for part in name.split("."):
                 if not isinstance(value, dict) or part not in value:
@@ -111,7 +167,7 @@ class _RowReader:
                         )
                     return None
                 value = value[part]
-        return value
+        return self._extract(key, value) if isinstance(value, str) else value
 
     def optional(self, key: str) -> str | None:
         value = self.raw(key, required=False) if key in self.source.fields or key in self.row else None
@@ -120,19 +176,19 @@ class _RowReader:
     def text(self, key: str) -> str:
         value = self.raw(key)
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            value = self.source.join.join(value)
+            return self._extract(key, self.source.join.join(value))  # steps joined, then extracted
         if isinstance(value, bool | int | float):  # a bare JSON true/1 as an answer (PandaLM has some)
-            value = str(value)
+            return self._extract(key, str(value))
         if not isinstance(value, str):
             raise DataError(
                 f"{self.location}: field '{self.name(key)}' must be text, got {type(value).__name__}"
             )
-        return self._extract(key, value)
+        return value
 
     def prompt(self, key: str = "prompt") -> Conversation:
         value = self.raw(key)
         if isinstance(value, str):
-            return self._extract(key, value)
+            return value
         return conversation(value, f"{self.location}: field '{self.name(key)}'")
 
     def _extract(self, key: str, value: str) -> str:
@@ -263,7 +319,9 @@ def _transcript_row(r: _RowReader, pair_id: str, subset: str) -> Comparison:
     return Comparison(pair, pair_id)
 
 
-def _split_layout(source: PairSource, rows: Iterable[tuple[str, dict]], stem: str) -> list[Comparison]:
+def _split_layout(
+    source: PairSource, rows: Iterable[tuple[str, dict]], stem: str, section: str | None = None
+) -> list[Comparison]:
     """Rows holding one answer each; rows sharing ``group`` form pairs (one chosen x each rejected)."""
     sides = {str(k): v for k, v in (source.labels or {"chosen": "chosen", "rejected": "rejected"}).items()}
     groups: dict[str, dict[str, Any]] = {}
@@ -274,7 +332,7 @@ def _split_layout(source: PairSource, rows: Iterable[tuple[str, dict]], stem: st
         if side not in ("chosen", "rejected"):
             raise DataError(f"{location}: side {r.raw('side')!r} is not in benchmark labels {sides}")
         entry = groups.setdefault(group, {"prompt": r.prompt(), "chosen": [], "rejected": [], "at": location})
-        entry["subset"] = source.subset or r.optional("subset") or "all"
+        entry["subset"] = _subset(source, r, section)
         entry[side].append(r.text("answer"))
     out = []
     for group, entry in groups.items():
@@ -284,7 +342,9 @@ def _split_layout(source: PairSource, rows: Iterable[tuple[str, dict]], stem: st
                 f"{len(entry['rejected'])} rejected answers; a pair needs one chosen and at least one rejected"
             )
         for k, rejected in enumerate(entry["rejected"]):
-            pair_id = f"{source.subset or stem}:{group}" + (f":{k}" if len(entry["rejected"]) > 1 else "")
+            pair_id = f"{source.subset or section or stem}:{group}" + (
+                f":{k}" if len(entry["rejected"]) > 1 else ""
+            )
             pair = PreferencePair(pair_id, entry["prompt"], entry["chosen"][0], rejected, entry["subset"])
             out.append(Comparison(pair, pair_id))
     return out

@@ -7,7 +7,9 @@ metrics.json keys (stable; ``*_ci`` is the 95% bootstrap interval [lo, hi] of th
 
 - ``benchmark``, ``kind`` (generative|scalar), ``headline`` (+ ``headline_ci``) and ``headline_rule``
 - ``accuracy`` (+ci): over all non-tie comparisons; ``agreement`` (+ci): three-way, ties included
-- ``n_comparisons``, ``n_units``, ``n_tie_labels``
+- ``n_comparisons``, ``n_units``, ``n_tie_labels``; ``pair_rule`` (benchmark|both_orders_must_agree);
+  ``n_skipped`` / ``n_skipped_units`` (too long to judge: left out of every score); ``n_truncated``
+  (comparisons whose inputs were cut to fit); ``empty_files``, ``missing_files`` (set by the stage)
 - ``sections.<name>``: ``score`` (+ci), ``subsets``; RM-Bench adds ``hard``/``normal``/``easy`` (+ci)
   and ``matrix`` (3x3, rows chosen style); RMB adds ``macro`` (mean over its scenarios)
 - ``hard``/``normal``/``easy`` (+ci): RM-Bench, mean over the domains present
@@ -21,7 +23,8 @@ metrics.json keys (stable; ``*_ci`` is the 95% bootstrap interval [lo, hi] of th
 - ``diagnostics``: ``by_length`` (buckets of relative length difference with accuracy, ci, n),
   ``prefers_longer``, ``chosen_longer``; generative: ``swap_consistency``, ``invalid_rate``,
   ``invalid_reasons``, ``no_verdict_rate``, ``truncated_rate`` (answers cut to fit), ``position`` (``p_verdict_a``, ``accuracy_chosen_as_a``,
-  ``accuracy_chosen_as_b``), ``by_task_type``, ``mean_judgment_tokens``; scalar: ``mean_margin``
+  ``accuracy_chosen_as_b``), ``by_task_type``, ``mean_judgment_tokens``; scalar: ``mean_margin``,
+  ``tie_rate`` (equal scores, counted wrong), ``truncated_rate``, ``truncated_ties``
 - ``bootstrap``: ``resamples``, ``level``, ``seed``, ``unit``
 """
 
@@ -33,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from rmr1_cli.evaluation import outcomes
 from rmr1_cli.evaluation import stats as eval_stats
 from rmr1_cli.evaluation.rules import get_rule
 from rmr1_cli.evaluation.scoring import aggregate, column_means, score_rows, unit_tables
@@ -42,7 +46,13 @@ LEVEL = 0.95
 
 
 def build_metrics(
-    name: str, rows: Sequence[Mapping], *, kind: str, resamples: int = 1000, seed: int = 0
+    name: str,
+    rows: Sequence[Mapping],
+    *,
+    kind: str,
+    resamples: int = 1000,
+    seed: int = 0,
+    pair_rule: str = "benchmark",
 ) -> dict:
     """Point estimates with bootstrap intervals, baselines and diagnostics (see the module notes)."""
     rule = get_rule(name)
@@ -69,12 +79,16 @@ def build_metrics(
         "n_comparisons": len(rows),
         "n_units": sum(counts.values()),
         "n_tie_labels": sum(r.get("label") == "tie" for r in rows),
+        "pair_rule": pair_rule,
+        "n_skipped": sum(bool(r.get("skipped")) for r in rows),
+        "n_skipped_units": len({(r["subset"], r["unit"]) for r in rows if r.get("skipped")}),
+        "n_truncated": sum(bool(r.get("truncated")) for r in rows),
     }
     rng = np.random.default_rng(seed)
     return {
         **head,
         **point,
-        "baselines": baselines(name, rows, kind),
+        "baselines": baselines(name, rows, kind, pair_rule),
         "diagnostics": diagnostics(rows, kind, rng),
         "bootstrap": {"resamples": resamples, "level": LEVEL, "seed": seed, "unit": rule.unit},
     }
@@ -100,32 +114,39 @@ def _share(flags: Sequence[bool]) -> float | None:
     return sum(bool(f) for f in flags) / len(flags) if flags else None
 
 
-def baselines(name: str, rows: Sequence[Mapping], kind: str) -> dict:
-    """The benchmark's own scoring rule applied to judges that look only at length or position."""
+def baselines(name: str, rows: Sequence[Mapping], kind: str, pair_rule: str = "benchmark") -> dict:
+    """The benchmark's own scoring rule (and the run's pair rule) applied to judges that look only at
+    length or position: each baseline judge answers both orders as the run's judge did, so under
+    both_orders_must_agree an always-A judge scores 0 and under the benchmark's rule it ties."""
+    rule = get_rule(name)
 
-    def longer(row: Mapping) -> str:
+    def consistent(pick: str) -> tuple[str | None, float]:  # a judge that names the same answer in any order
+        if kind == "scalar":
+            return pick, 1.0 if pick == "chosen" else 0.0
+        if pair_rule == "both_orders_must_agree":
+            return pick, 1.0 if pick == "chosen" else 0.0
+        return pick, outcomes.generative_score(pick, rule)
+
+    def longer(row: Mapping) -> tuple[str | None, float]:
         diff = row["len_chosen"] - row["len_rejected"]
-        return "chosen" if diff > 0 else "rejected" if diff < 0 else "tie"
+        return consistent("chosen" if diff > 0 else "rejected" if diff < 0 else "tie")
 
-    def always_a(row: Mapping) -> str:
-        orders = {j["order"] for j in row.get("judgments") or []}
-        return "tie" if len(orders) != 1 else "chosen" if orders == {"AB"} else "rejected"
+    def always_a(row: Mapping) -> tuple[str | None, float]:
+        orders = dict.fromkeys(j["order"] for j in row.get("judgments") or [])
+        said = [{"order": o, "valid": True, "picked": "chosen" if o == "AB" else "rejected"} for o in orders]
+        return outcomes.judged(said, rule, pair_rule)
 
-    def first_listed(row: Mapping) -> str:
-        return "rejected" if row.get("source_order") == "rejected_first" else "chosen"
+    def first_listed(row: Mapping) -> tuple[str | None, float]:
+        return consistent("rejected" if row.get("source_order") == "rejected_first" else "chosen")
 
-    rules = {"length_only": longer}
+    judges = {"length_only": longer}
     if kind == "generative":
-        rules["position_only"] = always_a
+        judges["position_only"] = always_a
     if all(r.get("source_order") for r in rows if r.get("label") != "tie"):
-        rules["first_listed"] = first_listed
+        judges["first_listed"] = first_listed
     out = {}
-    for label, pick in rules.items():
-        picked = [
-            {**r, "pick": p, "score": {"chosen": 1.0, "tie": 0.5}.get(p, 0.0)}
-            for r in rows
-            for p in [pick(r)]
-        ]
+    for label, judge in judges.items():
+        picked = [{**r, "pick": p, "score": sc} for r in rows for p, sc in [judge(r)]]
         scores = score_rows(name, picked)
         out[label] = {
             "headline": scores["headline"],
@@ -137,6 +158,7 @@ def baselines(name: str, rows: Sequence[Mapping], kind: str) -> dict:
 
 
 def diagnostics(rows: Sequence[Mapping], kind: str, rng: np.random.Generator) -> dict:
+    rows = [r for r in rows if not r.get("skipped")]
     counted = [r for r in rows if r.get("label") != "tie"]
     out: dict[str, Any] = {"by_length": length_buckets(counted, rng)}
     decisive = [
@@ -149,6 +171,9 @@ def diagnostics(rows: Sequence[Mapping], kind: str, rng: np.random.Generator) ->
     if kind == "scalar":
         margins = [r["score_chosen"] - r["score_rejected"] for r in counted]
         out["mean_margin"] = float(np.mean(margins)) if margins else None
+        out["tie_rate"] = _share([r.get("pick") == "tie" for r in counted])
+        out["truncated_rate"] = _share([bool(r.get("truncated")) for r in rows])
+        out["truncated_ties"] = sum(bool(r.get("truncated")) and r.get("pick") == "tie" for r in rows)
         return out
     out.update(judge_stats(rows))
     judgments = list(_unique_judgments(rows).values())

@@ -25,6 +25,18 @@ def summary_rows(metrics: Mapping) -> list[list[str]]:
         rows.append(
             ["agreement (3-way, ties included)", _pct(metrics["agreement"], metrics.get("agreement_ci")), ""]
         )
+    if metrics["kind"] == "generative":  # a judge's accuracy means little without its swap agreement
+        rows.append(
+            ["swap agreement (both orders same pick)", _pct(metrics["diagnostics"]["swap_consistency"]), ""]
+        )
+    if metrics.get("n_skipped"):
+        rows.append(
+            [
+                "skipped (too long; left out)",
+                f"{metrics['n_skipped']} comparisons",
+                metrics["n_skipped_units"],
+            ]
+        )
     for level in ("hard", "normal", "easy"):
         if metrics.get(level) is not None:
             rows.append([level, _pct(metrics[level], metrics.get(f"{level}_ci")), ""])
@@ -58,6 +70,8 @@ def print_tables(metrics: Mapping, title: str) -> None:
     header, rows = subset_rows(metrics)
     grid_table(f"{title}: subsets (accuracy %)", header, rows)
     grid_table(f"{title}: {metrics['headline_rule']}", ["score", "% [95% CI]", "n"], summary_rows(metrics))
+    for line in notes(metrics):
+        console.print(line, highlight=False)
     d = metrics["diagnostics"]
     if metrics["kind"] == "generative":
         console.print(
@@ -68,40 +82,107 @@ def print_tables(metrics: Mapping, title: str) -> None:
         )
 
 
+def notes(metrics: Mapping) -> list[str]:
+    """One line each for what a reader must know beside the scores: the pair rule, cut inputs, files."""
+    out = []
+    if metrics.get("pair_rule") == "both_orders_must_agree":
+        out.append("Pair rule: both orders must agree (a pair whose orders disagree counts wrong).")
+    if metrics.get("n_truncated"):
+        out.append(
+            f"{metrics['n_truncated']} comparisons had inputs cut to fit the context "
+            + (
+                "(the prompt's start; answers kept)."
+                if metrics["kind"] == "scalar"
+                else "(answers shortened)."
+            )
+        )
+    if metrics.get("empty_files"):
+        out.append(
+            f"Empty files skipped ({len(metrics['empty_files'])}): {', '.join(metrics['empty_files'])}."
+        )
+    if metrics.get("missing_files"):
+        shown = ", ".join(metrics["missing_files"][:10]) + (
+            " ..." if len(metrics["missing_files"]) > 10 else ""
+        )
+        out.append(f"Files of the official release not found ({len(metrics['missing_files'])}): {shown}.")
+    return out
+
+
+def plot_label(name: str, width: int = 40) -> str:
+    """A subset name short enough for a plot's axis: the last path parts that fit.
+
+    >>> plot_label("Pairwise_set/Helpfulness/Open QA/Personal Opinion and Advice")
+    '.../Open QA/Personal Opinion and Advice'
+    """
+    if len(name) <= width:
+        return name
+    parts = name.split("/")
+    kept = parts[-1]
+    for part in reversed(parts[:-1]):
+        if len(part) + len(kept) + 5 > width:
+            break
+        kept = f"{part}/{kept}"
+    return ("..." + ("/" if "/" in name else "") + kept)[: width + 4]
+
+
+def plot_panels(metrics: Mapping) -> dict[str, list[str]]:
+    """Plot file stem -> the sections it shows. A benchmark with two kinds of item (RMB: pairwise and
+    Best-of-N) gets accuracy.png with the headline and sections, and one panel of subsets per kind."""
+    sections = list(metrics["sections"])
+    kinds = sorted({s.split("/")[0] for s in sections if "/" in s})
+    if len(kinds) < 2:
+        return {"accuracy": sections}
+    panels = {"accuracy": sections}
+    for kind in kinds:
+        panels[f"accuracy_{kind.removesuffix('_set').lower()}"] = [s for s in sections if s.startswith(kind)]
+    return panels
+
+
 def write_plots(out_dir: Path, metrics: Mapping, title: str) -> list[Path]:
     from rmr1_cli.reports import plots
 
     base = metrics["baselines"]["length_only"]
-    entries = [
-        {
-            "label": f"headline ({metrics['benchmark']})",
-            "value": metrics["headline"],
-            "ci": metrics.get("headline_ci"),
-            "baseline": base["headline"],
-            "strong": True,
-        }
-    ]
-    for name, s in metrics["sections"].items():
-        entries.append(
-            {
-                "label": f"section {name}",
-                "value": s["score"],
-                "ci": s.get("score_ci"),
-                "baseline": base["sections"].get(name),
-                "strong": True,
-            }
-        )
-    for name, s in metrics["subsets"].items():
-        entries.append(
-            {
-                "label": name,
-                "value": s["accuracy"],
-                "ci": s.get("accuracy_ci"),
-                "baseline": base["subsets"].get(name),
-            }
-        )
-    made = [
-        plots.plot_accuracy_bars(entries, out_dir / "accuracy.png", title),
+    made = []
+    panels = plot_panels(metrics)
+    for stem, sections in panels.items():
+        entries = []
+        if stem == "accuracy":
+            entries.append(
+                {
+                    "label": f"headline ({metrics['benchmark']})",
+                    "value": metrics["headline"],
+                    "ci": metrics.get("headline_ci"),
+                    "baseline": base["headline"],
+                    "strong": True,
+                }
+            )
+        for name in sections:
+            s = metrics["sections"][name]
+            entries.append(
+                {
+                    "label": f"section {plot_label(name)}",
+                    "value": s["score"],
+                    "ci": s.get("score_ci"),
+                    "baseline": base["sections"].get(name),
+                    "strong": True,
+                }
+            )
+        for name, s in metrics["subsets"].items():
+            if (stem == "accuracy" and len(panels) > 1) or (
+                stem != "accuracy" and s.get("section") not in sections
+            ):
+                continue
+            entries.append(
+                {
+                    "label": plot_label(name),
+                    "value": s["accuracy"],
+                    "ci": s.get("accuracy_ci"),
+                    "baseline": base["subsets"].get(name),
+                }
+            )
+        panel = title if stem == "accuracy" else f"{title}: {stem.split('_', 1)[1]}"
+        made.append(plots.plot_accuracy_bars(entries, out_dir / f"{stem}.png", panel))
+    made += [
         plots.plot_length_buckets(
             metrics["diagnostics"]["by_length"],
             out_dir / "length.png",
@@ -141,6 +222,8 @@ def write_report(out_dir: Path, metrics: Mapping, title: str, *, plots: bool = T
             "",
         ]
     lines += markdown_table(["score", "% [95% CI]", "n"], summary_rows(metrics))
+    if notes(metrics):
+        lines += [""] + [f"- {line}" for line in notes(metrics)]
     for domain, section in metrics["sections"].items():
         if "matrix" in section:  # RM-Bench: rows chosen style, columns rejected style
             styles = STYLES
@@ -155,9 +238,20 @@ def write_report(out_dir: Path, metrics: Mapping, title: str, *, plots: bool = T
             lines += markdown_table(["%"] + [f"rejected {s}" for s in styles], matrix_rows)
     header, rows = subset_rows(metrics)
     lines += ["", "## Subsets", ""] + markdown_table(header, rows)
-    lines += ["", "## Null baselines", "", "The same scoring rule applied to judges that ignore content.", ""]
-    base_rows = [[k, _pct(v["headline"]), _pct(v["accuracy"])] for k, v in metrics["baselines"].items()]
-    lines += markdown_table(["baseline", "headline %", "accuracy %"], base_rows)
+    lines += [
+        "",
+        "## Null baselines",
+        "",
+        "The same scoring rule (and pair rule) applied to judges that ignore content; the columns are the "
+        "headline and the sections, the quantities reported above.",
+        "",
+    ]
+    sections = list(metrics["sections"])
+    base_rows = [
+        [k, _pct(v["headline"])] + [_pct(v["sections"].get(s)) for s in sections]
+        for k, v in metrics["baselines"].items()
+    ]
+    lines += markdown_table(["baseline", "headline %"] + [f"{s} %" for s in sections], base_rows)
     lines += ["", "## Diagnostics", ""]
     lines += [
         f"- picks the longer answer: {_pct(d['prefers_longer'])}% of decisive verdicts "
@@ -177,7 +271,11 @@ def write_report(out_dir: Path, metrics: Mapping, title: str, *, plots: bool = T
             + ", ".join(f"{t} {_pct(v['accuracy'])}% (n={v['n']})" for t, v in d["by_task_type"].items()),
         ]
     else:
-        lines += [f"- mean score margin (chosen - rejected): {d['mean_margin']:.4f}"]
+        lines += [
+            f"- mean score margin (chosen - rejected): {d['mean_margin'] or 0:.4f}; equal scores (counted "
+            f"wrong): {_pct(d.get('tie_rate'))}%; inputs cut to fit: {_pct(d.get('truncated_rate'))}% "
+            f"({d.get('truncated_ties', 0)} of them tied)"
+        ]
     lines += ["", "Accuracy by length difference:", ""]
     lines += markdown_table(
         ["(chosen - rejected) / longer", "n", "accuracy % [95% CI]"],

@@ -31,6 +31,10 @@ class BenchmarkRule:
     name: ClassVar[str]  # as recipes write it (benchmark.name)
     unit: ClassVar[str] = "pair"  # what the bootstrap resamples, as the report names it
     headline_rule: ClassVar[str]  # one line for metrics.json and the report
+    # a generative verdict's score when the judge's orders tie, and when no verdict parses (outcomes.py);
+    # a rule whose official code says otherwise overrides these and names its source
+    generative_tie: ClassVar[float] = 0.5
+    generative_invalid: ClassVar[float] = 0.0
 
     def load(self, spec: BenchmarkSpec, root: Path, wanted: Callable[[str], bool]) -> Benchmark:
         """The benchmark's comparisons; ``wanted(subset)`` lets a loader skip files nobody asked for."""

@@ -1,8 +1,10 @@
 """Scores from result rows, by the benchmark's own rule (pure: rows in, numbers out; no torch).
 
 A result row is one comparison with ``subset``, ``unit``, ``label`` (chosen|tie), ``score`` (1 chosen
-wins, 0.5 tie, 0 otherwise), ``pick`` (chosen, rejected, tie or None for no valid verdict) and ``cell``
-(RM-Bench), so a run's metrics can be recomputed from its results.jsonl:
+wins, 0 loses; a tie or no verdict as the benchmark's rule says, ``outcomes.py``), ``pick`` (chosen,
+rejected, tie or None for no valid verdict), ``cell`` (RM-Bench) and ``skipped`` (too long to judge:
+its whole unit is left out of every score and counted in metrics.json), so a run's metrics can be
+recomputed from its results.jsonl:
 
     rows -> unit_tables: per subset, one row of numbers per resampling unit
          -> aggregate:   subset, section and headline scores from the units' column means
@@ -39,8 +41,10 @@ def unit_tables(name: str, rows: Iterable[Mapping[str, Any]]) -> dict[str, UnitT
         grouped[row["subset"]][row["unit"]].append(row)
     tables = {}
     for subset, units in grouped.items():
-        values = []
+        values, kept = [], []
         for unit, members in units.items():
+            if any(m.get("skipped") for m in members):
+                continue
             counted = [m for m in members if m.get("label", "chosen") != "tie"]
             shared = [
                 float(sum(m["score"] for m in counted)),
@@ -49,7 +53,9 @@ def unit_tables(name: str, rows: Iterable[Mapping[str, Any]]) -> dict[str, UnitT
                 float(len(members)),
             ]
             values.append(rule.unit_values(subset, unit, members) + shared)
-        tables[subset] = UnitTable(rule.columns(subset) + PAIR_COLUMNS, list(units), values)
+            kept.append(unit)
+        if kept:
+            tables[subset] = UnitTable(rule.columns(subset) + PAIR_COLUMNS, kept, values)
     return tables
 
 

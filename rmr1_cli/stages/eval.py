@@ -23,6 +23,7 @@ from rmr1_cli.config import EvalRecipe
 from rmr1_cli.errors import ConfigError
 from rmr1_cli.evaluation import compare as eval_compare
 from rmr1_cli.evaluation import metrics as eval_metrics
+from rmr1_cli.evaluation import outcomes
 from rmr1_cli.evaluation import report as eval_report
 from rmr1_cli.evaluation.comparisons import Benchmark, Comparison
 from rmr1_cli.evaluation.loading import load_benchmark
@@ -36,8 +37,9 @@ log = logging.getLogger(__name__)
 # generative RM, ``macro`` for pairs, ``hard``/``normal``/``easy`` for rm-bench).
 METRICS = (
     "benchmark", "kind", "headline", "headline_ci", "headline_rule", "n_comparisons", "n_units",
-    "n_tie_labels", "accuracy", "agreement", "subsets", "sections", "missing_sections", "baselines",
-    "diagnostics", "bootstrap", "model",
+    "n_tie_labels", "pair_rule", "n_skipped", "n_skipped_units", "n_truncated", "accuracy", "agreement",
+    "subsets", "sections", "missing_sections", "empty_files", "missing_files", "baselines", "diagnostics",
+    "bootstrap", "model",
 )  # fmt: skip
 OPTIONAL_METRICS = (
     "accuracy_ci", "agreement_ci", "macro", "macro_ci", "missing_subsets", "hard", "hard_ci", "normal",
@@ -49,10 +51,16 @@ def run(recipe: EvalRecipe) -> Path:
     if not (recipe.judge.given if recipe.kind == "generative" else recipe.scalar_model.name_or_path):
         block = "judge.model" if recipe.kind == "generative" else "scalar_model"
         raise ConfigError(f"eval: {block}.name_or_path is empty (the kind={recipe.kind} RM to evaluate)")
+    if recipe.benchmark.pair_rule == "both_orders_must_agree" and not (
+        recipe.kind == "generative" and recipe.judge.both_orders
+    ):
+        raise ConfigError(
+            "benchmark.pair_rule: both_orders_must_agree needs a generative judge with judge.both_orders=true"
+        )
     bench = load_benchmark(recipe.benchmark, limit=recipe.limit, subsets=recipe.subsets)
     log.info("%s: %d comparisons in %d subsets", bench.name, len(bench.comparisons), len(bench.subsets()))
     run_dir = RunDir.create("eval", recipe)
-    for name, path in bench.inputs.items():
+    for name, path in bench.inputs.items():  # each file read, by content hash (hub ids by name)
         run_dir.record_input(f"benchmark:{name}", path.partition("::")[0])
 
     extra: dict = {}
@@ -63,8 +71,14 @@ def run(recipe: EvalRecipe) -> Path:
     data.write_jsonl(run_dir.path / "results.jsonl", rows)
 
     metrics = eval_metrics.build_metrics(
-        bench.name, rows, kind=recipe.kind, resamples=recipe.bootstrap, seed=recipe.seed
+        bench.name,
+        rows,
+        kind=recipe.kind,
+        resamples=recipe.bootstrap,
+        seed=recipe.seed,
+        pair_rule=recipe.benchmark.pair_rule,
     )
+    metrics["empty_files"], metrics["missing_files"] = bench.empty_files, bench.missing_files
     metrics["model"] = recipe.rm.name_or_path
     metrics.update(extra)
     model = "/".join(Path(recipe.rm.name_or_path).parts[-2:]) or recipe.rm.name_or_path
@@ -109,14 +123,29 @@ def judge_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> tuple[
         results = {r.pair_id: r for r in engine.judge(list(unique.values()), description="evaluating")}
     finally:
         engine.generator.close()
+    rule, pair_rule = get_rule(bench.name), recipe.benchmark.pair_rule
     rows = []
     for c in bench.comparisons:
         r = results[content_key(c)]
+        judgments = [
+            {
+                "key": j.key,
+                "order": j.order,
+                "verdict": j.verdict,
+                "picked": j.picked,
+                "valid": j.valid,
+                "reason": j.reason,
+                "tokens": j.num_tokens,
+            }
+            for j in r.judgments or []
+        ]
+        pick, score = generative_outcome(r, judgments, rule, pair_rule, recipe.judge.aggregation)
         rows.append(
             {
                 **base_row(bench, c),
-                "score": r.score,
-                "pick": r.outcome if r.outcome in ("chosen", "rejected", "tie") else None,
+                "score": score,
+                "pick": pick,
+                "skipped": r.outcome == "skipped",  # too long for the judge: left out of the scores
                 "outcome": r.outcome,
                 "p_chosen": r.p_chosen,
                 "consistent": r.consistent,
@@ -125,23 +154,24 @@ def judge_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> tuple[
                 "task_type": r.task_type,
                 "tokens": r.tokens,
                 "truncated": bool(getattr(r, "truncated", False)),  # answers cut to fit the context
-                "judgments": [
-                    {
-                        "key": j.key,
-                        "order": j.order,
-                        "verdict": j.verdict,
-                        "picked": j.picked,
-                        "valid": j.valid,
-                        "reason": j.reason,
-                        "tokens": j.num_tokens,
-                    }
-                    for j in r.judgments
-                ],
+                "judgments": judgments,
             }
         )
     stats = engine.stats.as_dict()
     stats["distinct_pairs"] = len(unique)
     return rows, stats
+
+
+def generative_outcome(result, judgments, rule, pair_rule: str, aggregation: str) -> tuple:
+    """(pick, score) of one judged comparison under the benchmark's rule or both_orders_must_agree."""
+    if result.outcome == "skipped":
+        return None, 0.0
+    if pair_rule == "both_orders_must_agree":
+        return outcomes.must_agree(judgments)
+    pick = result.outcome if result.outcome in ("chosen", "rejected", "tie") else None
+    if aggregation == "mean" and pick is not None:
+        return pick, result.score  # the share of judgments picking the chosen answer
+    return pick, outcomes.generative_score(pick, rule)
 
 
 def scalar_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> list[dict]:
@@ -167,17 +197,17 @@ def scalar_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> list[
             keys = list(items)
             for start in range(0, len(keys), 256):
                 chunk = keys[start : start + 256]
-                scores = scorer.score([items[k] for k in chunk])
-                store.append({"key": k, "score": s} for k, s in zip(chunk, scores, strict=True))
-        cached = {k: row["score"] for k, row in store.items()}
+                scored = scorer.score_and_flag([items[k] for k in chunk])
+                store.append(
+                    {"key": k, "score": s, "truncated": cut}
+                    for k, (s, cut) in zip(chunk, scored, strict=True)
+                )
+        cached = {k: (row["score"], bool(row.get("truncated"))) for k, row in store.items()}
     rows = []
     for c in bench.comparisons:
-        chosen, rejected = (
-            cached[key(c.pair.prompt, c.pair.chosen)],
-            cached[key(c.pair.prompt, c.pair.rejected)],
-        )
-        pick = "chosen" if chosen > rejected else "rejected" if chosen < rejected else "tie"
-        score = {"chosen": 1.0, "tie": 0.5}.get(pick, 0.0)
+        (chosen, cut_chosen) = cached[key(c.pair.prompt, c.pair.chosen)]
+        (rejected, cut_rejected) = cached[key(c.pair.prompt, c.pair.rejected)]
+        pick, score = outcomes.scalar_outcome(chosen, rejected)
         rows.append(
             {
                 **base_row(bench, c),
@@ -185,6 +215,7 @@ def scalar_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> list[
                 "pick": pick,
                 "score_chosen": chosen,
                 "score_rejected": rejected,
+                "truncated": cut_chosen or cut_rejected,  # the prompt was cut from the left to fit
             }
         )
     return rows

@@ -2,6 +2,13 @@
 weighted by the official example counts (math-prm weighs 984, as much as the six 164-pair code subsets
 together); headline = plain mean of the sections present (all four in a full run).
 
+Official sources (allenai/reward-bench): the counts are ``EXAMPLE_COUNTS`` in ``rewardbench/constants.py``
+(xstest-should-refuse 154, xstest-should-respond 250 since they were changed to mirror the leaderboard);
+the section means are ``calculate_scores_per_section`` in ``rewardbench/utils.py`` (which gives an absent
+section 0; here it is listed in ``missing_sections`` and left out of the headline). Per comparison:
+a scalar RM is right only when chosen > rejected, a tie scores 0 (``scripts/run_rm.py``); a generative
+judge's tie or unparseable verdict scores 0.5 (``scripts/run_generative.py``, "effectively a tie").
+
 Data: the ``filtered`` split as a local file or the hub id, with its subset column, or one source per
 subset (any ``PairSource`` layout). Subsets that are not RewardBench's are reported, in no section.
 """
@@ -53,8 +60,8 @@ WEIGHTS: dict[str, int] = {
     "llmbar-adver-manual": 46,
     "refusals-dangerous": 100,
     "refusals-offensive": 100,
-    "xstest-should-refuse": 250,
-    "xstest-should-respond": 154,
+    "xstest-should-refuse": 154,
+    "xstest-should-respond": 250,
     "donotanswer": 136,
     "math-prm": 984,
     "hep-cpp": 164,
@@ -69,16 +76,17 @@ WEIGHTS: dict[str, int] = {
 class RewardBenchRule(BenchmarkRule):
     name = "rewardbench"
     headline_rule = "mean of the sections; a section weighs its subsets by official example counts"
+    generative_invalid = 0.5  # scripts/run_generative.py scores an unparseable verdict like a tie
 
     def load(self, spec: BenchmarkSpec, root: Path, wanted=None) -> Benchmark:
-        comparisons, inputs = [], {}
+        comparisons, inputs, empty = [], {}, []
         for source in sources(spec):
-            comparisons += read_source(source, root, spec.split or "filtered")
+            comparisons += read_source(source, root, spec.split or "filtered", empty=empty)
             inputs[source.subset or source.path] = str(resolve(root, source.path))
         foreign = sorted({c.pair.subset for c in comparisons} - set(WEIGHTS))
         if foreign:
             log.warning("rewardbench: subsets %s are not RewardBench's; reported, but in no section", foreign)
-        return Benchmark(self.name, unique(comparisons), inputs)
+        return Benchmark(self.name, unique(comparisons), inputs, empty_files=empty)
 
     def section_of(self, subset: str) -> str | None:
         return next((s for s, subs in SECTIONS.items() if subset in subs), None)

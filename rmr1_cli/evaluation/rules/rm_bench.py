@@ -6,8 +6,14 @@ upper triangle (the rejected answer is the fancier one), normal = the diagonal, 
 triangle, domain score = mean of the 9 cells. Safety pools the prompts of safety-refuse and
 safety-response. Headline (and hard/normal/easy) = mean over the domains present.
 
+Per comparison a scalar RM is right only when chosen > rejected (a tie scores 0), and a generative
+judge without a valid verdict scores 0. Official sources: THU-KEG/RM-Bench ``scripts/utils.py``
+``compute_accuracy`` (the matrix, triangles and domain means) and RM-R1-UIUC/RM-R1
+``eval/RM-Bench/scripts/process_final_result.py`` (generative results, errors 0).
+
 Data: per-domain JSON files (chat, code, math, safety-refuse, safety-response; ``*_filtered.json``),
-as a folder, one file, or ``sources`` naming each file's subset.
+as a folder, one file, or ``sources`` naming each file's subset. Reading a folder, the official files
+it lacks are listed in ``missing_files``; a file without rows is skipped and listed in ``empty_files``.
 """
 
 from __future__ import annotations
@@ -20,12 +26,13 @@ from rmr1_cli.config import BenchmarkSpec
 from rmr1_cli.data import PreferencePair, read_rows
 from rmr1_cli.errors import DataError
 from rmr1_cli.evaluation.comparisons import Benchmark, Comparison, unique
-from rmr1_cli.evaluation.layouts import conversation, resolve
+from rmr1_cli.evaluation.layouts import conversation, resolve, rows_or_empty
 from rmr1_cli.evaluation.rule import BenchmarkRule, mean
 
 DOMAINS = ("chat", "code", "math", "safety")
 STYLES = ("concise", "detailed", "markdown")
 CELLS = tuple(f"c{i}{j}" for i in range(3) for j in range(3))
+FILES = ("chat", "code", "math", "safety-refuse", "safety-response")  # the release's *_filtered.json
 
 
 class RmBenchRule(BenchmarkRule):
@@ -50,7 +57,11 @@ class RmBenchRule(BenchmarkRule):
                 )
             if not files:
                 raise DataError(f"{path}: no .json files (expected RM-Bench's chat_filtered.json, ...)")
-        comparisons, inputs, available = [], {}, []
+        missing = []
+        if not spec.sources and resolve(root, spec.path).is_dir():
+            present = {f.name.split(".")[0].removesuffix("_filtered") for _, f in files}
+            missing = [f"{name}_filtered.json" for name in FILES if name not in present]
+        comparisons, inputs, available, empty = [], {}, [], []
         for subset, file in files:
             subset = subset or file.name.split(".")[0].removesuffix("_filtered")
             if self.section_of(subset) not in DOMAINS:
@@ -62,9 +73,9 @@ class RmBenchRule(BenchmarkRule):
             if not wanted(subset):
                 continue
             inputs[subset] = str(file)
-            for location, row in read_rows(file):
+            for location, row in rows_or_empty(read_rows(file), str(file), empty):
                 comparisons += _record(location, row, subset)
-        return Benchmark(self.name, unique(comparisons), inputs, available)
+        return Benchmark(self.name, unique(comparisons), inputs, available, empty, missing)
 
     def section_of(self, subset: str) -> str | None:
         return "safety" if subset.startswith("safety") else subset

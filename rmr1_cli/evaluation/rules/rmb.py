@@ -3,8 +3,17 @@ subset) is correct only when the best answer beats every loser. A section (Pairw
 Helpfulness/Harmlessness) is the accuracy over all its pairs or items, so a folder pools its scenarios;
 headline = mean of the four sections present.
 
+Per comparison a scalar RM is right only when chosen > rejected (a tie scores 0; its scalar code
+truncates inputs from the left, which ``evaluation/scalar.py`` follows), a generative judge without a
+valid verdict scores 0, and a Best-of-N item with any comparison not won (a tie included) is wrong.
+Official sources: Zhou-Zoey/RMB-Reward-Model-Benchmark ``eval/scripts/my_run_rm.py`` (pairwise, strict
+``>``, ``truncation_side = "left"``) and RM-R1-UIUC/RM-R1 ``eval/RMB-Reward-Model-Benchmark/eval/scripts/``
+(``run_rm_bestofn.py``: an item counts only when every comparison scores 1; ``process_final_result.py``:
+the mean of the four sections).
+
 Data: a folder holding Pairwise_set/ and BoN_set/ (either may be missing); a subset is a file's path
-under it without ``.json``.
+under it without ``.json``. The release's files missing here are listed in ``missing_files``; a file
+without rows is skipped and listed in ``empty_files``.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from rmr1_cli.config import BenchmarkSpec
 from rmr1_cli.data import PreferencePair, read_rows
 from rmr1_cli.errors import DataError
 from rmr1_cli.evaluation.comparisons import Benchmark, Comparison, unique
-from rmr1_cli.evaluation.layouts import conversation, resolve
+from rmr1_cli.evaluation.layouts import conversation, resolve, rows_or_empty
 from rmr1_cli.evaluation.rule import BenchmarkRule, mean, ratio
 
 log = logging.getLogger(__name__)
@@ -28,6 +37,32 @@ SECTIONS = (
     "Pairwise_set/Harmlessness",
     "BoN_set/Helpfulness",
     "BoN_set/Harmlessness",
+)
+
+
+_HELPFUL = (
+    "Brainstorming/Idea Development|Brainstorming/Problem Solving|Chat/Casual Conversation|Chat/Discussion|"
+    "Chat/Supportive Conversation|Classification/Content Categorization|"
+    "Classification/Quality and Compliance Assessment|Closed QA/ContextBased|Closed QA/OptionBased|"
+    "Code/Data Management|Code/Development and Implementation|Code/Documentation|"
+    "Code/Quality and Optimization|Generation/Creative Writing|Generation/Professional Content Generation|"
+    "Open QA/Factual|Open QA/General Explanation|Open QA/Hypothetical Scenarios|"
+    "Open QA/Interpretative Analysis|Open QA/Personal Opinion and Advice|"
+    "Open QA/Technical and Practical Support|Reasoning/Analytical Reasoning|Reasoning/Critical Thinking|"
+    "Reasoning/Human Decision Making|Reasoning/Logical Deduction|Reasoning/Pattern Recognition|"
+    "Rewrite/Paraphrasing|Rewrite/PostQuality Assessment Rewriting|Rewrite/Textual ExpansionReduction|"
+    "Rewrite/Tone Adjustment|Role Playing/General Character|Role Playing/Specific Character|"
+    "Summarization/Specialized Summaries|Summarization/Standard Summaries|"
+    "Translation/GeneralExcerpt Language Translation|Translation/Literary and Cultural Translation|"
+    "Translation/Technical and Scientific Translation"
+).split("|")
+_NO_PAIRWISE = ("Brainstorming/Idea Development", "Generation/Creative Writing")
+# every file of the release (RMB_dataset/): 95 subsets
+FILES = (
+    [f"BoN_set/Harmlessness/{s}" for s in [f"S{i}" for i in range(1, 12)] + ["multi"]]
+    + [f"BoN_set/Helpfulness/{s}" for s in _HELPFUL]
+    + [f"Pairwise_set/Harmlessness/{s}" for s in [f"S{i}" for i in range(1, 11)] + ["multi"]]
+    + [f"Pairwise_set/Helpfulness/{s}" for s in _HELPFUL if s not in _NO_PAIRWISE]
 )
 
 
@@ -49,24 +84,27 @@ class RmbRule(BenchmarkRule):
             raise DataError(f"{base}: not a folder (RMB: the folder holding Pairwise_set and BoN_set)")
         if base.name in ("Pairwise_set", "BoN_set"):
             base = base.parent
-        comparisons, inputs, available = [], {}, []
+        comparisons, inputs, available, empty = [], {}, [], []
         for kind in ("Pairwise_set", "BoN_set"):
             folder = base / kind
             if not folder.is_dir():
                 log.warning("rmb: %s has no %s folder; its sections are reported as missing", base, kind)
                 continue
-            inputs[kind] = str(folder)
             for file in sorted(folder.rglob("*.json")):
                 subset = file.relative_to(base).with_suffix("").as_posix()
                 available.append(subset)
                 if not wanted(subset):
                     continue
+                inputs[subset] = str(file)
                 read = _pairwise if kind == "Pairwise_set" else _best_of_n
-                for location, row in read_rows(file):
+                for location, row in rows_or_empty(read_rows(file), str(file), empty):
                     comparisons += read(location, row, subset)
         if not available:
             raise DataError(f"{base}: no RMB files under Pairwise_set/ or BoN_set/")
-        return Benchmark(self.name, unique(comparisons), inputs, available)
+        missing = [f"{s}.json" for s in FILES if s not in available]
+        if missing:
+            log.warning("rmb: %d of the release's %d files are not in %s", len(missing), len(FILES), base)
+        return Benchmark(self.name, unique(comparisons), inputs, available, empty, missing)
 
     def section_of(self, subset: str) -> str | None:
         return "/".join(subset.split("/")[:2])
