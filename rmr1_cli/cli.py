@@ -36,36 +36,56 @@ STAGE_COMMANDS = (
     ("sft", "Distillation SFT of a judge on Chain-of-Rubrics traces (loss on the trace only)."),
     ("train-rm", "Train a reward model: reasoning (GRPO on verdict correctness) or scalar (Bradley-Terry)."),
     ("judge", "Judge preference pairs with a generative RM (both orders, resumable)."),
-    ("serve", "Serve a judge over HTTP: OpenAI chat completions + /judge (binds 127.0.0.1 unless told otherwise)."),
+    (
+        "serve",
+        "Serve a judge over HTTP: OpenAI chat completions + /judge (binds 127.0.0.1 unless told otherwise).",
+    ),
     ("eval", "Evaluate a reward model on a benchmark with its official scoring rules."),
     ("grpo", "Train a policy with GRPO, a (reasoning) reward model giving the reward."),
-    ("policy-eval", "Compare a trained policy with its initial one on held-out prompts (judged in both orders)."),
+    (
+        "policy-eval",
+        "Compare a trained policy with its initial one on held-out prompts (judged in both orders).",
+    ),
     ("synth", "Write a verifiable synthetic domain (arithmetic): prompts, length-biased pairs, gold traces."),
-    ("distill", "Teacher-written judge traces for labelled pairs, kept when the verdict is right (SFT data)."),
+    (
+        "distill",
+        "Teacher-written judge traces for labelled pairs, kept when the verdict is right (SFT data).",
+    ),
     ("refine", "Find the policy's bad answers and refine them into preference pairs (refined beats bad)."),
 )
 
 
 def _run_stage(name: str, recipe: Path | None, overrides: list[str] | None, verbose: bool) -> None:
     """Load the recipe, run the stage, print its output directory; user errors become exit code 2."""
-    from rmr1_cli.console import console, setup_logging
+    from rmr1_cli.console import setup_logging
     from rmr1_cli.errors import Rmr1Error
 
     setup_logging(verbose)
     if recipe is not None and "=" in str(recipe) and not recipe.exists():  # `rmr1 judge key=value ...`
         overrides, recipe = [str(recipe), *(overrides or [])], None
     try:
-        from rmr1_cli import config
+        from rmr1_cli import config, run_dir
 
         resolved = config.load_recipe(recipe, config.RECIPES[name], overrides or [])
         stage = importlib.import_module(f"rmr1_cli.stages.{name.replace('-', '_')}")
-        out = stage.run(resolved)
+        with run_dir.guard():  # a failed run leaves its folder as it found it
+            out = stage.run(resolved)
     except Rmr1Error as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(exc)
     # `serve` prints its URL itself, when it starts listening; under `accelerate launch` only rank 0 answers
     if out is not None and os.environ.get("RANK", "0") == "0":
         typer.echo(str(out))
+
+
+def _fail(exc: Exception) -> None:
+    """One red line (credentials masked) and exit code 2."""
+    from rich.markup import escape
+
+    from rmr1_cli.console import console
+    from rmr1_cli.redaction import redact_text
+
+    console.print(f"[bold red]error:[/] {escape(redact_text(str(exc)))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2) from None
 
 
 def _stage_command(name: str):
@@ -90,7 +110,7 @@ def eval_compare(
     resamples: Annotated[int, typer.Option(help="Paired bootstrap resamples (0: none).")] = 1000,
 ):
     """Compare two eval runs: paired McNemar test per subset, B - A with paired-bootstrap intervals."""
-    from rmr1_cli.console import console, setup_logging
+    from rmr1_cli.console import setup_logging
     from rmr1_cli.errors import Rmr1Error
 
     setup_logging(False)
@@ -99,27 +119,8 @@ def eval_compare(
 
         folder = compare(run_a, run_b, out, resamples=resamples)
     except Rmr1Error as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(exc)
     typer.echo(str(folder))
-
-
-@app.command()
-def synth(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
-    """Write a verifiable synthetic domain (arithmetic): prompts, length-biased pairs, gold traces."""
-    _run_stage("synth", "SynthRecipe", recipe, overrides, verbose)
-
-
-@app.command()
-def distill(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
-    """Teacher-written judge traces for labelled pairs, kept when the verdict is right (SFT data)."""
-    _run_stage("distill", "DistillRecipe", recipe, overrides, verbose)
-
-
-@app.command()
-def refine(recipe: RecipeArg = None, overrides: OverridesArg = None, verbose: VerboseOpt = False):
-    """Find the policy's bad answers and refine them into preference pairs (refined beats bad)."""
-    _run_stage("refine", "RefineRecipe", recipe, overrides, verbose)
 
 
 @app.command("tiny-model")
@@ -168,15 +169,14 @@ def summary(root: Annotated[Path, typer.Argument(help="Folder holding stage outp
 
 def _write_report(module: str, function: str, root: Path, written: str) -> None:
     """Run a report writer over a folder; user errors become one red line and exit code 2."""
-    from rmr1_cli.console import console, setup_logging
+    from rmr1_cli.console import setup_logging
     from rmr1_cli.errors import Rmr1Error
 
     setup_logging()
     try:
         getattr(importlib.import_module(module), function)(root)
     except Rmr1Error as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        _fail(exc)
     typer.echo(str(root / written))
 
 

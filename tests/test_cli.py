@@ -27,6 +27,7 @@ def test_help_lists_every_registered_command():
 
     names = [c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands]
     assert {"sft", "train-rm", "judge", "grpo", "eval"} <= set(names)
+    assert len(names) == len(set(names)), "a command is registered twice"
     out = run("--help")
     assert out.returncode == 0
     listed = {

@@ -257,5 +257,7 @@ def test_eval_reads_the_rm_from_its_kinds_block():
 
 
 def test_an_unknown_benchmark_name_fails_at_load_naming_the_closest_rule():
-    with pytest.raises(ConfigError, match=r"benchmark.name: 'rm-bnech' is not a benchmark; did you mean 'rm-bench'"):
+    with pytest.raises(
+        ConfigError, match=r"benchmark.name: 'rm-bnech' is not a benchmark; did you mean 'rm-bench'"
+    ):
         load_recipe(None, EvalRecipe, ["benchmark.name=rm-bnech"])

@@ -110,7 +110,7 @@ def test_resume_target(tmp_path):
         runner.resume_target(_Args(tmp_path, "latest"))
     for step in (2, 10):
         (tmp_path / f"checkpoint-{step}").mkdir()
-        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(f'{{"global_step": {step}}}')
     assert runner.resume_target(_Args(tmp_path, "latest")) == str(tmp_path / "checkpoint-10")
     assert runner.resume_target(_Args(tmp_path, "True")) == str(tmp_path / "checkpoint-10")
     assert runner.resume_target(_Args(tmp_path, str(tmp_path / "checkpoint-2"))) == str(

@@ -55,6 +55,12 @@ def load_recipe(path: str | Path | None, recipe_cls: type, overrides: list[str] 
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError(f"{path}: recipe file not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{path}: a folder, not a recipe file (give a .yaml file)") from None
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot read the recipe ({err.strerror or err})") from None
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -190,7 +196,10 @@ def to_dict(recipe: Any) -> dict[str, Any]:
 
 
 def dump_yaml(recipe: Any) -> str:
-    return yaml.safe_dump(to_dict(recipe), sort_keys=False, allow_unicode=True)
+    """The resolved recipe as YAML, credentials masked (``redaction.py``)."""
+    from rmr1_cli.redaction import redact
+
+    return yaml.safe_dump(redact(to_dict(recipe)), sort_keys=False, allow_unicode=True)
 
 
 def suggest(key: str, names: list[str]) -> str:

@@ -155,11 +155,13 @@ class ServeRecipe:
     max_pairs_per_request: int = 512  # /judge
     batch_wait_ms: float = 10.0  # how long to gather concurrent requests into one model batch
     cache_file: str | None = None  # judgment cache for /judge: repeated comparisons are not regenerated
+    read_timeout_s: float = 60.0  # a client that takes longer to send its request gets 408
 
     def __post_init__(self) -> None:
         between(self, "port", 0, 65535)
         at_least(self, 1, "max_request_bytes", "max_pairs_per_request")
         at_least(self, 0, "batch_wait_ms")
+        require(self.read_timeout_s > 0, "read_timeout_s", f"must be positive, got {self.read_timeout_s}")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rmr1_cli.data.records import json_type
+from rmr1_cli.data.records import json_type, unencodable
 from rmr1_cli.errors import DataError
 
 FORMATS = ".jsonl, .jsonl.gz, .json, .parquet or a folder written by datasets' save_to_disk"
@@ -86,6 +86,8 @@ def _read_jsonl(file: Path) -> Iterator[tuple[str, Any]]:
                     raise DataError(
                         f"{file}:{number}: not valid JSON ({err.msg} at column {err.colno})"
                     ) from None
+                if "\\u" in line:  # only an escape can hold a lone surrogate
+                    _check_unicode(row, f"{file}:{number}")
                 yield f"{file}:{number}", row
     except UnicodeDecodeError as err:
         raise DataError(f"{file}: not UTF-8 text ({err.reason} at byte {err.start})") from None
@@ -106,7 +108,18 @@ def _read_json(file: Path, part: str | None) -> Iterator[tuple[str, Any]]:
         raise DataError(f"{file}:{err.lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
     shown = file if part is None else f"{file}::{part}"
     for index, row in enumerate(_rows_of_json(data, file, part)):
+        if "\\u" in text:
+            _check_unicode(row, f"{shown}:row {index}")
         yield f"{shown}:row {index}", row
+
+
+def _check_unicode(row: Any, location: str) -> None:
+    field = unencodable(row)
+    if field is not None:
+        raise DataError(
+            f"{location}: field '{field}' holds a lone surrogate escape (e.g. \\ud800), which is not "
+            "valid Unicode; fix or drop that row"
+        )
 
 
 def _rows_of_json(data: Any, file: Path, part: str | None) -> list:

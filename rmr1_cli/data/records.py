@@ -89,6 +89,34 @@ def stable_id(*parts: Any) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
+def unencodable(value: Any, where: str = "") -> str | None:
+    r"""The path of the first string that is not valid Unicode (a lone surrogate such as ``"\ud800"``
+    is valid JSON but cannot be written as UTF-8, so it would fail later, in a model or an output file).
+
+    >>> unencodable({"prompt": "ok", "chosen": ["a", chr(0xD800)]})
+    'chosen[1]'
+    >>> unencodable({"prompt": "ok"}) is None
+    True
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "value"
+        return None
+    if isinstance(value, dict):
+        items = ((f"{where}.{key}" if where else str(key), item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{where}[{i}]", item) for i, item in enumerate(value))
+    else:
+        return None
+    for inner, item in items:
+        found = unencodable(item, inner)
+        if found is not None:
+            return found
+    return None
+
+
 def json_type(value: Any) -> str:
     """The JSON name of a value's type, for error messages.
 

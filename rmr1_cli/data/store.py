@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from rmr1_cli.data.writing import jsonl_line
+from rmr1_cli.data.writing import jsonl_line, naming
 from rmr1_cli.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class JsonlStore(Mapping[str, dict]):
         self.what = what
         self._index: dict[str, tuple[int, int, int]] = {}  # key -> (offset, length, version)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = _acquire_lock(self.path)
+        self._lock = acquire_lock(self.path)
         self._file: BinaryIO | None = None
         try:
             self._file = open(self.path, "a+b")  # noqa: SIM115 - held for the store's lifetime
@@ -101,9 +101,10 @@ class JsonlStore(Mapping[str, dict]):
         if not fresh:
             return 0
         offset = self._file.seek(0, os.SEEK_END)
-        self._file.write(b"".join(line for _, _, line in fresh))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        with naming(self.path):
+            self._file.write(b"".join(line for _, _, line in fresh))
+            self._file.flush()
+            os.fsync(self._file.fileno())
         for key, version, line in fresh:
             self._index[key] = (offset, len(line), version)
             offset += len(line)
@@ -114,7 +115,7 @@ class JsonlStore(Mapping[str, dict]):
         if self._file is not None:
             self._file.close()
             self._file = None
-        _release_lock(self._lock)
+        release_lock(self._lock)
         self._lock = None
 
     def __enter__(self) -> JsonlStore:
@@ -212,7 +213,7 @@ def append_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
+    with naming(path), open(path, "a+b") as handle:
         repair_tail(handle, path)
         handle.write(text.encode("utf-8"))
         handle.flush()
@@ -264,8 +265,9 @@ def _reason(err: ValueError) -> str:
 _HELD: dict[Path, list] = {}  # resolved path -> [lock file handle, open stores of this process]
 
 
-def _acquire_lock(path: Path) -> Path | None:
-    """Take (or share, within this process) the exclusive lock of ``path``; ConfigError when taken."""
+def acquire_lock(path: Path, busy: str | None = None) -> Path | None:
+    """Take (or share, within this process) the exclusive lock of ``path`` (the file ``PATH.lock``);
+    ConfigError, with ``busy`` as its message when given, when another process holds it."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX: no lock
@@ -281,13 +283,13 @@ def _acquire_lock(path: Path) -> Path | None:
     except OSError:
         handle.close()
         raise ConfigError(
-            f"{path} is being written by another rmr1 process; wait for it or use another output_dir"
+            busy or f"{path} is being written by another rmr1 process; wait for it or use another output_dir"
         ) from None
     _HELD[resolved] = [handle, 1]
     return resolved
 
 
-def _release_lock(resolved: Path | None) -> None:
+def release_lock(resolved: Path | None) -> None:
     held = _HELD.get(resolved) if resolved is not None else None
     if held is None:
         return

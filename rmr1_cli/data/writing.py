@@ -10,7 +10,8 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,17 @@ def _sha256_of_file(file: Path) -> str:
     return digest.hexdigest()
 
 
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """An OSError raised while writing ``path`` (a full disk) names the file it was writing."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(path)
+        raise
+
+
 def _write_atomically(path: Path, write: Callable[[Any], Any]) -> Path:
     """Write to a temp file in the same folder, fsync, then rename over ``path`` (atomic on POSIX)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +85,7 @@ def _write_atomically(path: Path, write: Callable[[Any], Any]) -> Path:
     # Created like open() would (the umask applies); a file being replaced keeps its mode.
     descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        with naming(path), os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())

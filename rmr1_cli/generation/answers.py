@@ -48,16 +48,22 @@ def policy_answers(
     seed: int = 0,
     label: str = "policy",
 ) -> dict[str, dict]:
-    """``prompt id -> {"text", "num_tokens", "finish_reason"}`` for every prompt (cached ones reused)."""
+    """``prompt id -> {"text", "num_tokens", "finish_reason"}`` for every prompt (cached ones reused).
+
+    A prompt longer than the model's context is not sent: its answer is empty with finish_reason
+    ``"error"`` (not cached), for the caller to leave out and count.
+    """
     from rmr1_cli import models
 
     identity = f"{model.name_or_path}:{models.model_identity(model)}"
     keys = {p.id: answer_key(identity, p, generation, seed) for p in prompts}
     with JsonlStore(cache_path, what="answer") as cache:
         todo = [p for p in prompts if keys[p.id] not in cache]
-        if todo:
-            _generate(model, generation, todo, keys, cache, seed=seed, label=label)
-        return {p.id: {k: cache[keys[p.id]][k] for k in ANSWER_FIELDS} for p in prompts}
+        refused = _generate(model, generation, todo, keys, cache, seed=seed, label=label) if todo else {}
+        return {
+            p.id: refused[p.id] if p.id in refused else {k: cache[keys[p.id]][k] for k in ANSWER_FIELDS}
+            for p in prompts
+        }
 
 
 def _generate(
@@ -69,20 +75,26 @@ def _generate(
     *,
     seed: int,
     label: str,
-) -> None:
-    """Generate the missing answers batch by batch, appending each batch to the cache as it is done."""
+) -> dict[str, dict]:
+    """Generate the missing answers batch by batch, appending each batch to the cache as it is done;
+    returns the answers refused as too long for the context (not cached)."""
     from rmr1_cli.console import progress
     from rmr1_cli.generation import SamplingParams, build_generator
+    from rmr1_cli.generation.base import generate_fitting
 
     generator = build_generator(model, generation)
     params = SamplingParams.from_spec(generation, seed=seed)  # no stop strings: a whole answer
     chunk = max(1, generation.batch_size)
+    refused: dict[str, dict] = {}
     try:
         with progress() as bar:
             task = bar.add_task(f"{label} answers", total=len(todo))
             for start in range(0, len(todo), chunk):
                 batch = todo[start : start + chunk]
-                gens = generator.generate([as_messages(p.prompt) for p in batch], params)
+                gens = generate_fitting(generator, [as_messages(p.prompt) for p in batch], params)
+                for p, g in zip(batch, gens, strict=True):
+                    if g.finish_reason == "error":
+                        refused[p.id] = {"text": "", "num_tokens": 0, "finish_reason": "error"}
                 cache.append(
                     {
                         "key": keys[p.id],
@@ -93,7 +105,9 @@ def _generate(
                         "finish_reason": g.finish_reason,
                     }
                     for p, g in zip(batch, gens, strict=True)
+                    if g.finish_reason != "error"
                 )
                 bar.advance(task, len(batch))
     finally:
         generator.close()
+    return refused

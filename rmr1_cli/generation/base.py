@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from rmr1_cli.config import GenerationSpec, ModelSpec
@@ -123,6 +123,39 @@ class Generator(ABC):
 
     def close(self) -> None:  # noqa: B027 - most backends hold nothing that needs freeing
         """Free the model or connection."""
+
+
+def too_long(generator: Generator, conversation: list[Message], max_new_tokens: int) -> Generation | None:
+    """An error ``Generation`` when the prompt plus ``max_new_tokens`` exceeds the generator's context
+    (None when it fits, or when the backend cannot tell); such a prompt is never sent to the model."""
+    limit = generator.context_length
+    if limit is None:
+        return None
+    n = generator.count_tokens(conversation)
+    if n is None or n + max_new_tokens <= limit:
+        return None
+    return Generation(
+        "",
+        0,
+        "error",
+        f"the prompt is {n} tokens; with max_tokens {max_new_tokens} it exceeds the model's context of "
+        f"{limit} tokens",
+        prompt_tokens=n,
+    )
+
+
+def generate_fitting(
+    generator: Generator, conversations: list[list[Message]], params: SamplingParams
+) -> list[Generation]:
+    """``generator.generate`` for the prompts that fit its context; the others come back as
+    ``finish_reason="error"`` (``too_long``), and each row keeps its own seed."""
+    out: list[Generation | None] = [too_long(generator, c, params.max_new_tokens) for c in conversations]
+    fits = [i for i, gen in enumerate(out) if gen is None]
+    if fits:
+        sub = replace(params, seeds=tuple(params.seed_for(i) for i in fits))
+        for i, gen in zip(fits, generator.generate([conversations[i] for i in fits], sub), strict=True):
+            out[i] = gen
+    return out  # type: ignore[return-value]
 
 
 def build_generator(model: ModelSpec, spec: GenerationSpec) -> Generator:

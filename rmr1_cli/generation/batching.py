@@ -12,7 +12,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
-from rmr1_cli.generation.base import Generation, Generator, SamplingParams
+from rmr1_cli.generation.base import Generation, Generator, SamplingParams, generate_fitting
 
 
 @dataclass
@@ -100,7 +100,7 @@ class BatchingGenerator(Generator):
         params = replace(jobs[0].params, seeds=seeds)
         try:
             with self._lock:
-                gens = self._generate_fitting(convs, params)
+                gens = generate_fitting(self.inner, convs, params)
             self.calls += 1
         except BaseException as exc:  # the callers get the error; the worker lives on
             for j in jobs:
@@ -110,27 +110,3 @@ class BatchingGenerator(Generator):
         for j in jobs:
             j.future.set_result(gens[start : start + len(j.conversations)])
             start += len(j.conversations)
-
-    def _generate_fitting(self, convs: list[list[dict]], params: SamplingParams) -> list[Generation]:
-        """Generate the rows that fit the context; the others get an error naming their length."""
-        out: list[Generation | None] = [None] * len(convs)
-        fits = []
-        limit = self.context_length
-        for i, conv in enumerate(convs):
-            n = self.inner.count_tokens(conv) if limit is not None else None
-            if n is not None and n + params.max_new_tokens > limit:
-                out[i] = Generation(
-                    "",
-                    0,
-                    "error",
-                    f"the prompt is {n} tokens; with max_tokens {params.max_new_tokens} it exceeds the "
-                    f"model's context of {limit} tokens",
-                    prompt_tokens=n,
-                )
-            else:
-                fits.append(i)
-        if fits:
-            sub = replace(params, seeds=tuple(params.seed_for(i) for i in fits))
-            for i, gen in zip(fits, self.inner.generate([convs[i] for i in fits], sub), strict=True):
-                out[i] = gen
-        return out  # type: ignore[return-value]

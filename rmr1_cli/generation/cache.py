@@ -5,6 +5,8 @@ where it stopped and a rerun with the same settings generates nothing. The key c
 identity, the messages, the sampling settings (the seed only when sampling) and the occurrence of an
 identical request within one call (k samples of the same prompt are k different completions). The file
 is a ``JsonlStore``: appended per chunk, one writer at a time, a line torn by a killed run cut off.
+A prompt longer than the model's context is not sent: it comes back as an error and is counted
+(``too_long``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from rmr1_cli.data import Message
 from rmr1_cli.data.store import JsonlStore
 from rmr1_cli.generation import Generation, Generator, SamplingParams
+from rmr1_cli.generation.base import generate_fitting
 
 
 class CachedGenerator(Generator):
@@ -33,6 +36,7 @@ class CachedGenerator(Generator):
         self.hits = 0
         self.misses = 0
         self.tokens = 0  # generated (not cached) tokens
+        self.too_long = 0  # prompts over the context: answered with an error, never sent nor stored
 
     @property
     def records(self) -> Mapping[str, dict]:
@@ -65,7 +69,8 @@ class CachedGenerator(Generator):
             task = bar.add_task(description, total=len(pending))
             for start in range(0, len(pending), chunk):
                 batch = pending[start : start + chunk]
-                generated = self.inner.generate([conversations[i] for i in batch], params)
+                generated = generate_fitting(self.inner, [conversations[i] for i in batch], params)
+                self.too_long += sum(g.finish_reason == "error" for g in generated)
                 self.store.append(
                     {
                         "key": keys[i],
@@ -74,6 +79,7 @@ class CachedGenerator(Generator):
                         "finish_reason": g.finish_reason,
                     }
                     for i, g in zip(batch, generated, strict=True)
+                    if g.finish_reason != "error"
                 )
                 for i, g in zip(batch, generated, strict=True):
                     fresh[keys[i]] = g

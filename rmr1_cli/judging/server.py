@@ -10,7 +10,11 @@ Endpoints (JSON in, JSON out):
 
 Safe by default: binds 127.0.0.1; with ``api_key_env`` set every request but /health needs
 ``Authorization: Bearer <token>``; bodies over ``max_request_bytes`` get 413 unread; a malformed request
-gets a 4xx with a message saying what to fix, and the server keeps serving.
+gets a 4xx with a message saying what to fix, and the server keeps serving. A web page cannot reach a
+loopback server either: POST bodies must be ``Content-Type: application/json`` (415 otherwise, so a
+cross-site form or text/plain post is refused) and a loopback bind answers only requests whose Host is
+a loopback name (403 otherwise: DNS rebinding). A client that stalls mid-body gets 408 after
+``read_timeout_s``; the listen queue holds ``LISTEN_QUEUE`` connections, so a burst is not reset.
 
 One worker thread owns the model (``generation/batching.py``): HTTP threads queue their conversations
 and concurrent clients share batches. Request checks live in ``judging/request_checks.py``. Built on the standard library's
@@ -33,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from rmr1_cli.config import ServeRecipe
+from rmr1_cli.data.records import unencodable
 from rmr1_cli.errors import ConfigError, Rmr1Error
 from rmr1_cli.generation import Generator, SamplingParams
 from rmr1_cli.generation.batching import BatchingGenerator
@@ -43,6 +48,7 @@ from rmr1_cli.judging.request_checks import RequestError
 log = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LISTEN_QUEUE = 128  # pending connections the kernel holds while every handler thread is busy
 
 
 class JudgeServer(ThreadingHTTPServer):
@@ -50,6 +56,7 @@ class JudgeServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_QUEUE
 
     def __init__(self, recipe: ServeRecipe, generator: Generator, engine: JudgeEngine, token: str | None):
         if ":" in recipe.host:
@@ -66,6 +73,14 @@ class JudgeServer(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
+
+    def host_allowed(self, header: str | None) -> bool:
+        """On a loopback bind, only a loopback Host (a rebinding page sends its own name)."""
+        if self.recipe.host not in LOOPBACK or header is None:
+            return True
+        host = header.strip().lower()
+        host = host[1 : host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+        return host in LOOPBACK
 
     def authorized(self, header: str | None) -> bool:
         if self._token is None:
@@ -170,7 +185,10 @@ class JudgeServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: JudgeServer
     server_version = "rmr1"
-    timeout = 60  # seconds a client may take to send its request
+
+    @property
+    def timeout(self) -> float:  # seconds a client may take to send its request
+        return self.server.recipe.read_timeout_s
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._handle({"/health": None, "/v1/models": None}, read_body=False)
@@ -187,6 +205,11 @@ class _Handler(BaseHTTPRequestHandler):
                 known = "GET /health, GET /v1/models, POST /v1/chat/completions, POST /judge"
                 raise RequestError(
                     404 if path not in _ALL_PATHS else 405, f"no {self.command} {path}; try {known}"
+                )
+            if not self.server.host_allowed(self.headers.get("Host")):
+                raise RequestError(
+                    403,
+                    "the Host header is not a loopback name; this server answers only 127.0.0.1/localhost",
                 )
             if path == "/health":
                 payload = {"status": "ok", "model": self.server.model_name}
@@ -220,6 +243,12 @@ class _Handler(BaseHTTPRequestHandler):
         log.info("%s %s %d %.2fs", self.command, path, status, time.perf_counter() - started)
 
     def _json_body(self) -> dict:
+        media = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if media != "application/json":
+            self.close_connection = True  # the body stays unread
+            raise RequestError(
+                415, f"send the body as Content-Type: application/json, not {media or 'none'!r}"
+            )
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             raise RequestError(411, "chunked bodies are not accepted; send a Content-Length")
         length = self.headers.get("Content-Length")
@@ -237,24 +266,41 @@ class _Handler(BaseHTTPRequestHandler):
                 413,
                 f"request body of {size} bytes exceeds the limit of {self.server.recipe.max_request_bytes}",
             )
-        raw = self.rfile.read(size)
+        try:
+            raw = self.rfile.read(size)
+        except TimeoutError:
+            self.close_connection = True
+            raise RequestError(
+                408, f"the body did not arrive within {self.server.recipe.read_timeout_s:g} s"
+            ) from None
+        if len(raw) < size:
+            self.close_connection = True
+            raise RequestError(400, f"the body ended after {len(raw)} of {size} bytes")
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise RequestError(400, f"the body is not valid JSON ({exc})") from None
         if not isinstance(body, dict):
             raise RequestError(400, "the body must be a JSON object")
+        field = unencodable(body)
+        if field is not None:
+            raise RequestError(400, f"{field}: a lone surrogate escape (e.g. \\ud800) is not valid Unicode")
         return body
 
     def _send(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        data = json.dumps(payload, ensure_ascii=False).encode("utf-8", "backslashreplace")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         if status == 401:
             self.send_header("WWW-Authenticate", "Bearer")
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except OSError:  # the client has gone (a timed-out or reset connection): nothing to answer
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
         log.debug("%s - %s", self.address_string(), format % args)  # request lines, never headers

@@ -103,7 +103,13 @@ def run(recipe: GRPORecipe) -> Path:
             seed=recipe.seed,
             label="baseline",
         )
-        references = {pid: a["text"] for pid, a in answers.items()}
+        references = {pid: a["text"] for pid, a in answers.items() if a["finish_reason"] != "error"}
+        if len(references) < len(kept):  # a prompt the baseline could not answer has no reference
+            console.print(
+                f"dropped {len(kept) - len(references)} prompts too long for the baseline's context",
+                style="yellow",
+            )
+            kept = [p for p in kept if p.id in references]
     rows = [
         {"prompt": data.as_messages(p.prompt), "reference": references[p.id], "answer": p.answer}
         for p in kept

@@ -13,14 +13,14 @@ from pathlib import Path
 
 from rmr1_cli import data
 from rmr1_cli.config import JudgeSpec, PolicyEvalRecipe
-from rmr1_cli.console import summary_table
-from rmr1_cli.errors import ConfigError
+from rmr1_cli.console import console, summary_table
+from rmr1_cli.errors import ConfigError, DataError
 from rmr1_cli.generation.answers import policy_answers
 from rmr1_cli.judging.engine import JudgeEngine
 from rmr1_cli.run_dir import RunDir
 
 # metrics.json; ``verifiable`` only when some prompts have an exact answer.
-METRICS = ("prompts", "judges", "length", "identical_answers")
+METRICS = ("prompts", "judges", "length", "identical_answers", "skipped_too_long")
 OPTIONAL_METRICS = ("verifiable",)
 
 
@@ -49,6 +49,15 @@ def run(recipe: PolicyEvalRecipe, *, engines: Mapping[str, JudgeEngine] | None =
     policy = policy_answers(
         recipe.policy, recipe.generation, prompts, cache_path=cache, seed=recipe.seed, label="trained"
     )
+    fitting = [
+        p for p in prompts if "error" not in (baseline[p.id]["finish_reason"], policy[p.id]["finish_reason"])
+    ]
+    too_long = len(prompts) - len(fitting)
+    if too_long:
+        console.print(f"{too_long} prompts are too long for a policy's context: left out", style="yellow")
+    if not fitting:
+        raise DataError(f"{recipe.prompts_file}: every prompt is too long for a policy's context")
+    prompts = fitting
     for name, judge in judges.items():
         # a judge grpo already holds is used as loaded, writing to this evaluation's own cache
         held = engines[name].generator if name in engines else None
@@ -56,6 +65,7 @@ def run(recipe: PolicyEvalRecipe, *, engines: Mapping[str, JudgeEngine] | None =
             judge, seed=recipe.seed, cache_path=run_dir.path / "judgments.jsonl", generator=held
         )
     rows, metrics = compare_policies(prompts, policy, baseline, {n: engines[n] for n in judges})
+    metrics["skipped_too_long"] = too_long
     paths = write_outputs(
         run_dir.path, rows, metrics, policy=recipe.policy.name_or_path, baseline=recipe.baseline.name_or_path
     )

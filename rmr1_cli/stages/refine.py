@@ -41,11 +41,14 @@ from rmr1_cli.run_dir import RunDir
 def sample_answers(
     prompts: list[PromptRecord], policy: Generator, params: SamplingParams, samples: int
 ) -> list[tuple[PromptRecord, int, str]]:
-    """(prompt, sample index, answer text) for every prompt and sample."""
+    """(prompt, sample index, answer text) for every prompt and sample; prompts too long for the
+    policy's context are left out (the generator counts them)."""
     asks = [(p, k) for p in prompts for k in range(samples)]
     conversations = [as_messages(p.prompt) for p, _ in asks]
     gens = policy.generate_all(conversations, params, description="refine: policy answers")
-    return [(p, k, g.text.strip()) for (p, k), g in zip(asks, gens, strict=True)]
+    return [
+        (p, k, g.text.strip()) for (p, k), g in zip(asks, gens, strict=True) if g.finish_reason != "error"
+    ]
 
 
 def assess(answers: list[tuple[PromptRecord, int, str]], engine, policy_id: str) -> list[Case]:
@@ -108,7 +111,7 @@ def refine_cases(
             )
             asks += [[{"role": "user", "content": text}]] * attempts
         gens = teacher.generate_all(asks, params, description="refine: rewriting")
-        texts = [g.text.strip() for g in gens]
+        texts = [None if g.finish_reason == "error" else g.text.strip() for g in gens]
         candidates = [texts[i * attempts : (i + 1) * attempts] for i in range(len(selected))]
         teacher_id = teacher.identity
     kept = []
@@ -116,6 +119,9 @@ def refine_cases(
         record = prompts[case.prompt_id]
         reason = "empty"
         for option in options:
+            if option is None:  # the rewrite prompt did not fit the teacher's context
+                reason = "too_long"
+                continue
             reason = refining.drop_reason(option, case.answer, record.answer)
             if reason is None:
                 kept.append(
@@ -204,7 +210,12 @@ def run(recipe: RefineRecipe) -> Path:
 
     metrics = refining.refine_metrics(cases, selected, refined, pairs, drops) | {
         "engine": engine.stats.as_dict() if engine else None,
-        "policy_generations": {"generated": policy.misses, "cached": policy.hits, "tokens": policy.tokens},
+        "policy_generations": {
+            "generated": policy.misses - policy.too_long,
+            "cached": policy.hits,
+            "tokens": policy.tokens,
+            "too_long": policy.too_long,
+        },
         "seconds": round(time.perf_counter() - started, 1),
     }
     summary_table(

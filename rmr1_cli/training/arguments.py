@@ -72,10 +72,38 @@ def build_trl_args(config_cls: type, recipe: Any, *, fixed: dict[str, Any] | Non
     check_report_to(settings["report_to"])
     if settings.get("use_vllm"):
         check_vllm(settings.get("vllm_mode", "colocate"))
+    _check_ranges(settings)
     try:
         return config_cls(**settings)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"trainer: {config_cls.__name__} rejected the settings: {exc}") from None
+        reason = " ".join(str(exc).split())  # one line, whatever trl's message looks like
+        raise ConfigError(f"trainer: {config_cls.__name__} rejected the settings: {reason}") from None
+
+
+# trl settings that trl's config classes accept out of range and that then fail deep inside training
+_AT_LEAST = {
+    "per_device_train_batch_size": 1,
+    "per_device_eval_batch_size": 1,
+    "gradient_accumulation_steps": 1,
+    "num_generations": 2,
+    "max_length": 1,
+    "max_completion_length": 1,
+    "max_steps": -1,  # -1: the epochs decide
+    "num_train_epochs": 0,
+    "learning_rate": 0,
+    "warmup_steps": 0,
+    "logging_steps": 0,
+    "save_steps": 0,
+    "save_total_limit": 1,
+}
+
+
+def _check_ranges(settings: dict[str, Any]) -> None:
+    """``trainer.KEY`` out of range is a ConfigError naming the key, before any weights load."""
+    for key, low in _AT_LEAST.items():
+        value = settings.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < low:
+            raise ConfigError(f"trainer.{key}: must be at least {low}, got {value}")
 
 
 def _field_types(config_cls: type) -> dict[str, Any]:

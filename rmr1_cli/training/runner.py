@@ -37,29 +37,63 @@ def is_main_process() -> bool:
 
 def resume_target(args) -> str | None:
     """The checkpoint ``trainer.resume_from_checkpoint`` names: ``latest`` (or true) = the newest
-    ``checkpoint-N`` in this run's trainer folder, else a checkpoint folder's path; None for a fresh start.
+    complete ``checkpoint-N`` in this run's trainer folder, else a checkpoint folder's path; None for a
+    fresh start. A checkpoint whose save was cut short (a killed run) is skipped with a warning.
     """
     value = args.resume_from_checkpoint
     if value is None or str(value).strip().lower() in _NO_RESUME:
         return None
-    from transformers.trainer_utils import get_last_checkpoint
-
     if str(value).strip().lower() in _RESUME_LATEST:
         folder = Path(args.output_dir)
-        last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+        last = last_complete_checkpoint(folder)
         if last is None:
             raise ConfigError(
-                f"trainer.resume_from_checkpoint={value}: no checkpoint-N folder in {folder}; a run writes "
-                "them with trainer.save_strategy=steps and trainer.save_steps=N"
+                f"trainer.resume_from_checkpoint={value}: no complete checkpoint-N folder in {folder}; a run "
+                "writes them with trainer.save_strategy=steps and trainer.save_steps=N"
             )
-        return last
+        return str(last)
     path = Path(str(value)).expanduser()
-    if not (path / "trainer_state.json").is_file():
+    if not (path / _STATE).is_file():
         raise ConfigError(
-            f"trainer.resume_from_checkpoint={value}: not a checkpoint folder (no trainer_state.json); "
+            f"trainer.resume_from_checkpoint={value}: not a checkpoint folder (no {_STATE}); "
             "give a checkpoint-N folder or 'latest'"
         )
+    if not checkpoint_complete(path):
+        raise ConfigError(
+            f"trainer.resume_from_checkpoint={value}: an incomplete checkpoint (its save was cut short); "
+            "give an earlier checkpoint-N or 'latest'"
+        )
     return str(path)
+
+
+_STATE = "trainer_state.json"  # transformers' Trainer._save_checkpoint writes it after everything else
+
+
+def checkpoint_complete(folder: Path) -> bool:
+    """Whether a checkpoint's save finished: its trainer state, written last, is whole and names the
+    checkpoint's own step (the file is not written atomically, so a kill can leave it cut short)."""
+    try:
+        state = json.loads((Path(folder) / _STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    step = Path(folder).name.rpartition("-")[2]
+    return isinstance(state, dict) and (not step.isdigit() or state.get("global_step") == int(step))
+
+
+def last_complete_checkpoint(folder: Path) -> Path | None:
+    """The complete ``checkpoint-N`` with the highest N in ``folder`` (None when there is none)."""
+    if not Path(folder).is_dir():
+        return None
+    steps = [
+        (int(p.name.rpartition("-")[2]), p)
+        for p in Path(folder).glob("checkpoint-*")
+        if p.is_dir() and p.name.rpartition("-")[2].isdigit()
+    ]
+    for _, path in sorted(steps, reverse=True):
+        if checkpoint_complete(path):
+            return path
+        log.warning("%s: skipped, its save did not finish (no whole %s)", path, _STATE)
+    return None
 
 
 def train(trainer):
