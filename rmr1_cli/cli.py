@@ -149,6 +149,36 @@ def tiny_model(
     typer.echo(str(out))
 
 
+@app.command("template")
+def template(
+    single: Annotated[
+        str,
+        typer.Option(help="Single-turn prompt: a name in --source (messages or user text), or a .txt file."),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Template file to write (.yaml).")],
+    source: Annotated[
+        Path | None, typer.Option(help="Your copy of the released prompt code (.py) or a .json of prompts.")
+    ] = None,
+    multi: Annotated[
+        str | None, typer.Option(help="Multi-turn prompt with per-chatbot conversation blocks.")
+    ] = None,
+    name: Annotated[str, typer.Option(help="Template name.")] = "released",
+    parser: Annotated[str, typer.Option(help="cor or plain.")] = "cor",
+    thinks: Annotated[
+        bool, typer.Option(help="The judge thinks in <think>: count verdicts after </think>.")
+    ] = False,
+):
+    """Write a judge template file from a released prompt in your own checkout (no prompt text is shipped)."""
+    from rmr1_cli.errors import Rmr1Error
+    from rmr1_cli.judging.prompts import building
+
+    try:
+        fields = building.build_template(source, single, multi, name=name, parser=parser, thinks=thinks)
+        typer.echo(str(building.write_template(fields, out)))
+    except Rmr1Error as exc:
+        _fail(exc)
+
+
 @app.command("prepare-smol")
 def prepare_smol(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the model to.")] = Path("models/smol"),

@@ -142,7 +142,7 @@ def test_grpo_logs_diagnostics_and_evaluates_the_policy(tiny_model_dir, in_tmp_c
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"judge/invalid_rate", "judge/swap_flip_rate"} <= set(metrics["diagnostics"])
     assert metrics["diagnostics"]["judge/invalid_rate"]["mean"] == 0.0
-    assert metrics["reward_weights"] == {"judge_reward": 1.0, "verifiable_reward": 0.0}
+    assert metrics["reward_weights"] == {"judge_reward": 1.0}  # accuracy is logged, not a reward func
     assert metrics["reward_trend"]["steps"] == 2
     assert "reward_length_trend_corr" in metrics  # reward vs mean length across steps (None if constant)
     assert (out / "diagnostics.png").exists() and (out / "curves.png").exists()

@@ -90,6 +90,7 @@ class SFTRecipe:
     template: str = "cor"  # the judge prompt the traces are rendered under
     limit: int | None = None
     over_length: Literal["drop", "truncate"] = "drop"
+    require_verdict: bool = True  # refuse train/eval traces without a valid final verdict (not mix_files)
     trainer: dict[str, Any] = field(default_factory=lambda: dict(SFT_TRAINER_DEFAULTS))
 
     def __post_init__(self) -> None:
@@ -111,6 +112,7 @@ class TrainRMRecipe:
     template: str = "cor"  # the judge prompt the model being trained writes under
     both_orders: bool = True
     format_reward_weight: float = 0.0
+    verdict_rule: Literal["rmr1", "rm-r1-rl"] = "rmr1"  # rm-r1-rl: exactly RM-R1's RL reward (last 80 chars)
     max_prompt_length: int = 4096
     eval_every_steps: int = 0
     eval_limit: int = 32
@@ -156,6 +158,10 @@ class ServeRecipe:
     batch_wait_ms: float = 10.0  # how long to gather concurrent requests into one model batch
     cache_file: str | None = None  # judgment cache for /judge: repeated comparisons are not regenerated
     read_timeout_s: float = 60.0  # a client that takes longer to send its request gets 408
+    policy_tokenizer: str | None = None  # /get_reward: the policy model or tokenizer folder (chat template)
+    policy_markers: list[str] = field(default_factory=list)  # or [USER_START, ASSISTANT_START, *END_TOKENS]
+    reward_reference: Literal["labels", "judge_answer"] = "labels"  # /get_reward's reference answer
+    reward_label_key: str | None = None  # labels are JSON objects: the reference is this key of each
 
     def __post_init__(self) -> None:
         between(self, "port", 0, 65535)

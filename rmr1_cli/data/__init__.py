@@ -3,12 +3,20 @@
 - ``records``: the record types (PreferencePair, PromptRecord, messages) and the one message check
 - ``files``: rows of a JSONL, JSON, parquet or ``save_to_disk`` file, with file:line locations
 - ``loading``: rows -> checked records (pairs, prompts, traces), errors naming file, row and field
+- ``layouts``: other tools' row layouts (trl's, RM-R1's released sets, HH transcripts) -> records
 - ``writing``: atomic JSONL/JSON/text writes and input hashes for run manifests
 - ``store``: the append-only, crash-safe JSONL store behind every cache, and appends to JSONL logs
 """
 
 from rmr1_cli.data.files import FORMATS, read_rows
-from rmr1_cli.data.loading import load_pairs, load_prompts, load_trace_sources, load_traces
+from rmr1_cli.data.loading import (
+    load_judge_prompts,
+    load_pairs,
+    load_prompts,
+    load_sft_examples,
+    load_trace_sources,
+    load_traces,
+)
 from rmr1_cli.data.records import (
     ROLES,
     Conversation,
@@ -36,8 +44,10 @@ __all__ = [
     "check_messages",
     "check_prompt",
     "file_sha256",
+    "load_judge_prompts",
     "load_pairs",
     "load_prompts",
+    "load_sft_examples",
     "load_trace_sources",
     "load_traces",
     "read_rows",

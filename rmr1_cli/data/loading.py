@@ -21,9 +21,9 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from rmr1_cli.data import layouts
 from rmr1_cli.data.files import read_rows
 from rmr1_cli.data.records import (
-    Conversation,
     Message,
     PreferencePair,
     PromptRecord,
@@ -92,52 +92,6 @@ class _Row:
         return {key: value for key, value in self.row.items() if key not in used and value is not None}
 
 
-def _reply_messages(value: Any, where: str) -> list[Message] | None:
-    """An answer given as a message list ending with the assistant's reply; None for a plain string."""
-    if isinstance(value, str):
-        return None
-    if not isinstance(value, list):
-        raise DataError(f"{where} must be a string or a list of messages, got {json_type(value)}")
-    messages = check_messages(value, where)
-    if messages[-1]["role"] != "assistant":
-        raise DataError(
-            f"{where} must end with an assistant message, but the last message is from '{messages[-1]['role']}'"
-        )
-    return messages
-
-
-def _pair_texts(r: _Row) -> tuple[Conversation, str, str]:
-    """Prompt, chosen and rejected text from any of trl's preference layouts.
-
-    ``chosen``/``rejected`` may be strings or message lists ending with the assistant's reply. Without a
-    ``prompt`` column, the two lists must share every message before the reply: that shared part is the
-    prompt (trl's "implicit prompt" layout).
-    """
-    expected = "a string or a list of messages"
-    chosen_value, rejected_value = r.value("chosen", expected), r.value("rejected", expected)
-    chosen_messages = _reply_messages(chosen_value, r.where("chosen"))
-    rejected_messages = _reply_messages(rejected_value, r.where("rejected"))
-    chosen = chosen_value if chosen_messages is None else chosen_messages[-1]["content"]
-    rejected = rejected_value if rejected_messages is None else rejected_messages[-1]["content"]
-
-    if r.has("prompt"):
-        return check_prompt(r.row[r.name("prompt")], r.where("prompt")), chosen, rejected
-    if chosen_messages is None or rejected_messages is None or len(chosen_messages) < 2:
-        raise DataError(
-            f"{r.location}: missing field '{r.name('prompt')}' (expected {expected}; it may be "
-            f"left out only when '{r.name('chosen')}' and '{r.name('rejected')}' are whole "
-            "conversations)"
-        )
-    if chosen_messages[:-1] != rejected_messages[:-1]:
-        raise DataError(
-            f"{r.location}: no '{r.name('prompt')}' field, and '{r.name('chosen')}' and "
-            f"'{r.name('rejected')}' differ before their last message, so the prompt cannot be "
-            f"split off; add a '{r.name('prompt')}' field"
-        )
-    where = f"{r.location}: the conversation shared by '{r.name('chosen')}' and '{r.name('rejected')}'"
-    return check_prompt(chosen_messages[:-1], where), chosen, rejected
-
-
 def load_pairs(
     path: str | Path, *, limit: int | None = None, fields: Mapping[str, str] | None = None
 ) -> list[PreferencePair]:
@@ -147,7 +101,13 @@ def load_pairs(
 
     def build(location: str, row: dict) -> PreferencePair:
         r = _Row(location, row, fields)
-        prompt, chosen, rejected = _pair_texts(r)
+        if "context_messages" in row and "chosen" not in row:
+            raise DataError(
+                f"{location}: RM-R1's layout ('context_messages' + 'winner'): judge prompts that already "
+                "hold both answers in a fixed order; `rmr1 train-rm` (method: reasoning) trains on them as "
+                "they are, but commands that render and swap answers need 'prompt', 'chosen', 'rejected'"
+            )
+        prompt, chosen, rejected = layouts.pair_texts(r)
         return PreferencePair(
             id=r.id(prompt, chosen, rejected),
             prompt=prompt,
@@ -192,6 +152,51 @@ def load_prompts(
     return _collect(path, limit, build, lambda record: record.id)
 
 
+def load_judge_prompts(path: str | Path, *, limit: int | None = None) -> list[dict]:
+    """Load RM-R1's RL rows: ``context_messages`` (the whole judge prompt) + ``winner`` (model_a/model_b).
+
+    Rows come back as ``{"id", "prompt": messages, "label": "A"|"B"}``, the prompt exactly as in the file.
+    """
+
+    def build(location: str, row: dict) -> dict:
+        r = _Row(location, row, None)
+        prompt, label = layouts.rm_r1_prompt(r), layouts.rm_r1_label(r)
+        return {"id": r.id(prompt, label), "prompt": prompt, "label": label}
+
+    return _collect(path, limit, build, lambda row: row["id"])
+
+
+def load_sft_examples(path: str | Path, *, limit: int | None = None) -> list[dict]:
+    """SFT rows (``{"id", "prompt", "completion"}``, conversational) from RM-R1's distillation rows, trl
+    prompt-completion rows or ``messages`` rows; other layouts are refused naming what to run instead."""
+
+    def build(location: str, row: dict) -> dict:
+        r = _Row(location, row, None)
+        if "messages" in row:
+            messages = _trace_messages(r)
+            example = {"prompt": messages[:-1], "completion": messages[-1:]}
+        else:
+            example = layouts.sft_example(r)
+        return {"id": r.id(example["prompt"], example["completion"]), "location": location, **example}
+
+    return _collect(path, limit, build, lambda row: row["id"])
+
+
+def _trace_messages(r: _Row) -> list[Message]:
+    value = r.value("messages", "a list of messages")
+    if not isinstance(value, list):
+        raise r.wrong("messages", "a list of messages")
+    messages = check_messages(value, r.where("messages"))
+    if messages[-1]["role"] != "assistant":
+        raise DataError(
+            f"{r.where('messages')} must end with the assistant's trace, "
+            f"but the last message is from '{messages[-1]['role']}'"
+        )
+    if not any(message["role"] == "user" for message in messages[:-1]):
+        raise DataError(f"{r.where('messages')} has no user message before the assistant's trace")
+    return messages
+
+
 def load_traces(path: str | Path, *, limit: int | None = None) -> list[dict]:
     """Load SFT rows in trl's conversational layout: ``messages`` ending with the assistant's trace.
 
@@ -218,7 +223,9 @@ def load_traces(path: str | Path, *, limit: int | None = None) -> list[dict]:
     return _collect(path, limit, build, lambda row: str(row["id"]) if row.get("id") is not None else None)
 
 
-def load_trace_sources(path: str | Path, *, limit: int | None = None) -> list[dict]:
+def load_trace_sources(
+    path: str | Path, *, limit: int | None = None, check: Callable[[str, str], None] | None = None
+) -> list[dict]:
     """Load judge traces stored apart from any prompt template (``data/samples/traces_source.jsonl``).
 
     Row: ``id``, ``pair_id``, ``label`` ("A" or "B", the better slot), ``prompt``, ``answer_a``,
@@ -231,6 +238,8 @@ def load_trace_sources(path: str | Path, *, limit: int | None = None) -> list[di
         r = _Row(location, row, None)
         prompt = check_prompt(r.value("prompt", "a string or a list of messages"), r.where("prompt"))
         answer_a, answer_b, trace = r.text("answer_a"), r.text("answer_b"), r.text("trace")
+        if check is not None:
+            check(location, trace)
         label = r.value("label", '"A" or "B"')
         if label not in ("A", "B"):
             shown = repr(label) if isinstance(label, str) else json_type(label)

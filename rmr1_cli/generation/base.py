@@ -42,6 +42,9 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     seed: int = 0
     seeds: tuple[int, ...] = ()
+    stop_after: str | None = (
+        None  # a stop string counts only after this text ("</think>" for thinking judges)
+    )
 
     @classmethod
     def from_spec(cls, spec: GenerationSpec, *, seed: int = 0, stop: tuple[str, ...] = ()) -> SamplingParams:
@@ -62,6 +65,31 @@ class SamplingParams:
         if self.seeds:
             return self.seeds[row]
         return derive_seed(self.seed, row)
+
+
+def cut_at_stop(text: str, params: SamplingParams) -> tuple[str, bool]:
+    """``text`` up to and including its first stop string (after ``stop_after`` when set); True if cut.
+
+    >>> p = SamplingParams(stop=("</answer>",), stop_after="</think>")
+    >>> cut_at_stop("<think>say <answer>[[A]]</answer></think><answer>[[B]]</answer> bye", p)
+    ('<think>say <answer>[[A]]</answer></think><answer>[[B]]</answer>', True)
+    >>> cut_at_stop("<think>say <answer>[[A]]</answer> and on", p)
+    ('<think>say <answer>[[A]]</answer> and on', False)
+    """
+    start = 0
+    if params.stop_after:
+        found = text.find(params.stop_after)
+        if found < 0:
+            return text, False
+        start = found + len(params.stop_after)
+    cuts = [cut + len(stop) for stop in params.stop if (cut := text.find(stop, start)) >= 0]
+    return (text[: min(cuts)], True) if cuts else (text, False)
+
+
+def backend_stops(params: SamplingParams) -> tuple[str, ...]:
+    """The stop strings a backend that stops unconditionally may be given: none while a stop must wait
+    for ``stop_after`` (the text is cut afterwards with ``cut_at_stop``)."""
+    return () if params.stop_after else params.stop
 
 
 def derive_seed(*parts: object) -> int:

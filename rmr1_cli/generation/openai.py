@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from rmr1_cli.config import GenerationSpec, ModelSpec
 from rmr1_cli.errors import ConfigError, GenerationError
 from rmr1_cli.generation import Generation, Generator, SamplingParams
+from rmr1_cli.generation.base import backend_stops, cut_at_stop
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,8 @@ class OpenAIGenerator(Generator):
             "temperature": params.temperature,
             "top_p": params.top_p,
         }
-        if params.stop:
-            body["stop"] = list(params.stop)
+        if backend_stops(params):
+            body["stop"] = list(backend_stops(params))
         if not params.greedy:
             body["seed"] = seed % (2**31)  # many servers take a 32-bit seed
         return body
@@ -153,7 +154,8 @@ def _generation(payload: dict, params: SamplingParams) -> Generation:
     text = choice["message"].get("content") or ""
     finish = choice.get("finish_reason") or "stop"
     if finish == "stop":
-        text = restore_stop(text, params.stop)
+        text = restore_stop(text, backend_stops(params))
+    text = cut_at_stop(text, params)[0] if params.stop_after else text
     usage = payload.get("usage") or {}
     tokens = usage.get("completion_tokens")
     if tokens is None:

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from rmr1_cli.config import GenerationSpec, ModelSpec
-from rmr1_cli.generation.base import MIN_SHARED_PREFIX, Generation, Generator, SamplingParams
+from rmr1_cli.generation.base import MIN_SHARED_PREFIX, Generation, Generator, SamplingParams, cut_at_stop
 
 if TYPE_CHECKING:
     from rmr1_cli.data import Message
@@ -126,7 +126,7 @@ class TransformersGenerator(Generator):
             kwargs["logits_processor"] = LogitsProcessorList([_RowSampler(seeds, params)])
         if params.stop:
             kwargs["stopping_criteria"] = StoppingCriteriaList(
-                [_StopOnText(self.tokenizer, params.stop, width)]
+                [_StopOnText(self.tokenizer, params.stop, width, after=params.stop_after)]
             )
         with torch.inference_mode():
             out = self.model.generate(
@@ -267,11 +267,8 @@ class TransformersGenerator(Generator):
                 break
             kept.append(token)
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
-        for stop in params.stop:
-            cut = text.find(stop)
-            if cut >= 0:
-                text = text[: cut + len(stop)]
-                ended = True
+        text, cut = cut_at_stop(text, params)
+        ended = ended or cut
         finish = "stop" if ended else "length"
         return Generation(text, len(kept), finish, prompt_tokens=prompt_tokens)
 
@@ -316,18 +313,31 @@ class _StopOnText:
     which costs far less per step than transformers' ``stop_strings`` machinery needs to set up.
     """
 
-    def __init__(self, tokenizer, stops: tuple[str, ...], prompt_width: int):
+    def __init__(self, tokenizer, stops: tuple[str, ...], prompt_width: int, after: str | None = None):
         self.tokenizer = tokenizer
         self.stops = stops
         self.prompt_width = prompt_width
-        self.window = max(len(s) for s in stops) + 2  # a token holds at least one character
+        self.after = after  # with a thinking judge: stops count only once "</think>" has been written
+        self.seen: dict[int, bool] = {}
+        longest = max([len(s) for s in stops] + [len(after or "")])
+        self.window = 2 * longest + 2  # a token holds at least one character
 
     def __call__(self, input_ids, scores, **kwargs):
         import torch
 
         tails = input_ids[:, max(self.prompt_width, input_ids.shape[1] - self.window) :].tolist()
         texts = self.tokenizer.batch_decode(tails, skip_special_tokens=False)
-        done = [any(s in t for s in self.stops) for t in texts]
+        done = []
+        for row, text in enumerate(texts):
+            if self.after:
+                at = text.rfind(self.after)
+                if at >= 0:
+                    self.seen[row] = True
+                    text = text[at + len(self.after) :]
+                elif not self.seen.get(row):
+                    done.append(False)
+                    continue
+            done.append(any(s in text for s in self.stops))
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 

@@ -12,6 +12,7 @@ import logging
 from rmr1_cli.config import GenerationSpec, ModelSpec
 from rmr1_cli.errors import ModelError
 from rmr1_cli.generation import Generation, Generator, SamplingParams
+from rmr1_cli.generation.base import backend_stops, cut_at_stop
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class VLLMGenerator(Generator):
                 max_tokens=params.max_new_tokens,
                 temperature=params.temperature,
                 top_p=params.top_p,
-                stop=list(params.stop) or None,
+                stop=list(backend_stops(params)) or None,
                 include_stop_str_in_output=True,  # the parser needs the closing verdict tag
                 seed=None if params.greedy else params.seed_for(i) % (2**31),
             )
@@ -79,7 +80,8 @@ class VLLMGenerator(Generator):
         for out in outputs:
             completion = out.outputs[0]
             finish = "length" if completion.finish_reason == "length" else "stop"
-            gens.append(Generation(completion.text, len(completion.token_ids), finish))
+            text, cut = cut_at_stop(completion.text, params)
+            gens.append(Generation(text, len(completion.token_ids), "stop" if cut else finish))
         return gens
 
     def count_tokens(self, conversation) -> int:

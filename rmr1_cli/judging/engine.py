@@ -41,7 +41,7 @@ from rmr1_cli.judging.aggregation import aggregate, task_type, water_level
 from rmr1_cli.judging.cache import JudgmentCache
 from rmr1_cli.judging.prompts import JudgeTemplate
 from rmr1_cli.judging.records import JudgeCall, JudgeStats, JudgmentRecord, Order, PairResult
-from rmr1_cli.judging.verdicts import parse_judgment
+from rmr1_cli.judging.verdicts import THINK_CLOSE, parse_judgment
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ def build_engine(
     template = load_template(judge.template)  # fail on a bad template before loading any weights
     stop = (VERDICT_STOP,) if judge.generation.stop_at_verdict else ()
     params = SamplingParams.from_spec(judge.generation, seed=seed, stop=stop)
+    params = replace(params, stop_after=THINK_CLOSE if template.thinks and stop else None)
     cache = JudgmentCache(cache_path) if cache_path is not None else None
     if generator is None:
         generator = build_generator(judge.model, judge.generation)
@@ -107,6 +108,7 @@ class JudgeEngine:
         self.cache = cache
         self.seed = seed
         self.stats = JudgeStats()
+        self.show_progress = True  # rmr1 serve turns the terminal bar off for its per-request engines
         self._solutions: dict[str, str] = {}  # judge.solve_first: question key -> the judge's own answer
 
     # -- building the calls -------------------------------------------------------------------------
@@ -157,7 +159,7 @@ class JudgeEngine:
             p.max_new_tokens,
             p.temperature,
             p.top_p,
-            list(p.stop),
+            list(p.stop) + ([f"after:{p.stop_after}"] if p.stop_after else []),
             fit,
             # greedy outputs do not depend on the seed; sampled ones do
             None if p.greedy else self.seed,
@@ -257,7 +259,7 @@ class JudgeEngine:
         before = dict(final)
         todo = [c for key, c in calls.items() if key not in final]
         slots_per_pair = max(1, len(self.orders_for(pairs[0])) * self.spec.samples) if pairs else 1
-        with _Progress(description, slots_per_pair) as bar:
+        with _Progress(description, slots_per_pair, self.show_progress) as bar:
             self._run(todo, 0, final, bar)
             for attempt in range(1, self.spec.retry_invalid + 1):
                 retry = [calls[k] for k, r in final.items() if not r.valid and r.attempt < attempt]
@@ -297,7 +299,7 @@ class JudgeEngine:
             gen = replace(
                 gen, text=call.messages[-1]["content"] + gen.text
             )  # the whole reply, prefill included
-        j = parse_judgment(gen.text)
+        j = parse_judgment(gen.text, after_think=self.template.thinks)
         picked = None
         if j.verdict is not None:
             chosen_slot = "A" if call.order == "AB" else "B"
@@ -371,13 +373,14 @@ def _question_key(prompt) -> str:
 class _Progress:
     """A Rich bar over judgments with pairs/s and generated tokens/s (silent when not a terminal)."""
 
-    def __init__(self, description: str, slots_per_pair: int):
+    def __init__(self, description: str, slots_per_pair: int, shown: bool = True):
         from rich.progress import TextColumn
 
         from rmr1_cli.console import progress
 
         self.slots_per_pair = slots_per_pair
         self.bar = progress(TextColumn("{task.fields[rate]}"))
+        self.bar.disable = self.bar.disable or not shown
         self.description = description
         self.task = None
         self.done = 0

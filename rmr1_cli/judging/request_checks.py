@@ -101,3 +101,62 @@ def result_row(result: PairResult, with_texts: bool) -> dict:
         for j in result.judgments
     ]
     return row
+
+
+# chat-completion parameters rmr1 serve does not implement: refused, never silently ignored
+UNSUPPORTED = (
+    "logprobs", "top_logprobs", "presence_penalty", "frequency_penalty", "logit_bias", "response_format",
+    "tools", "tool_choice", "functions", "function_call", "parallel_tool_calls", "audio", "modalities",
+    "prediction", "reasoning_effort", "web_search_options", "best_of", "echo", "suffix",
+)  # fmt: skip
+_NEUTRAL = {  # values that ask for nothing beyond what the server does anyway
+    "logprobs": (None, False),
+    "top_logprobs": (None, 0),
+    "presence_penalty": (None, 0, 0.0),
+    "frequency_penalty": (None, 0, 0.0),
+    "logit_bias": (None, {}),
+    "response_format": (None, {"type": "text"}),
+    "tools": (None, []),
+    "tool_choice": (None, "none"),
+    "functions": (None, []),
+    "parallel_tool_calls": (None,),
+}
+# sent by OpenAI clients and harmless to ignore
+IGNORED = ("user", "metadata", "store", "service_tier", "stream_options")
+CHAT_FIELDS = ("model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
+               "seed", "n", "stream")  # fmt: skip
+
+
+def unsupported_parameters(body: dict) -> None:
+    """400 naming the first parameter the server would otherwise ignore (OpenAI semantics or nothing)."""
+    for name, value in body.items():
+        if name in CHAT_FIELDS or name in IGNORED:
+            continue
+        if name in _NEUTRAL and any(value == v and type(value) is type(v) for v in _NEUTRAL[name]):
+            continue
+        if name in UNSUPPORTED:
+            raise RequestError(
+                400,
+                f'"{name}" is not supported by rmr1 serve; remove it from the request',
+                "unsupported_parameter",
+            )
+        raise RequestError(400, f'unknown parameter "{name}"; rmr1 serve takes {", ".join(CHAT_FIELDS)}',
+                           "unsupported_parameter")  # fmt: skip
+
+
+def reward_request(body: dict, limit: int) -> tuple[list[str], list[str] | None, list[Any] | None]:
+    """``/get_reward``: OpenRLHF's ``{"query", "prompts"?, "labels"?}``, each a list of the same length."""
+    queries = body.get("query")
+    if not isinstance(queries, list) or not all(isinstance(q, str) for q in queries):
+        raise RequestError(400, '"query" must be a list of strings (prompt + response, chat-templated)')
+    if len(queries) > limit:
+        raise RequestError(413, f"{len(queries)} queries in one request; the limit is {limit}: split it")
+    out = []
+    for name in ("prompts", "labels"):
+        value = body.get(name)
+        if value is not None and (not isinstance(value, list) or len(value) != len(queries)):
+            raise RequestError(400, f'"{name}" must be a list as long as "query" ({len(queries)})')
+        out.append(value)
+    if out[0] is not None and not all(isinstance(p, str) for p in out[0]):
+        raise RequestError(400, '"prompts" must be a list of strings')
+    return queries, out[0], out[1]

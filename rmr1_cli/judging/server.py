@@ -7,6 +7,8 @@ Endpoints (JSON in, JSON out):
     POST /v1/chat/completions   OpenAI chat completions (no streaming); ``n``, ``seed``, ``stop`` work
     POST /judge                 {"pairs": [{"prompt", "chosen", "rejected", "id"?}, ...]} -> one result per
                                 pair: outcome, P(chosen), swap consistency, and every judgment
+    POST /get_reward            OpenRLHF's remote RM: {"query", "prompts"?, "labels"?} -> {"rewards",
+                                "scores", "extra_logs"}: each response's swap-safe win vs its reference
 
 Safe by default: binds 127.0.0.1; with ``api_key_env`` set every request but /health needs
 ``Authorization: Bearer <token>``; bodies over ``max_request_bytes`` get 413 unread; a malformed request
@@ -17,7 +19,8 @@ a loopback name (403 otherwise: DNS rebinding). A client that stalls mid-body ge
 ``read_timeout_s``; the listen queue holds ``LISTEN_QUEUE`` connections, so a burst is not reset.
 
 One worker thread owns the model (``generation/batching.py``): HTTP threads queue their conversations
-and concurrent clients share batches. Request checks live in ``judging/request_checks.py``. Built on the standard library's
+and concurrent clients share batches; each /judge or /get_reward request gets its own engine over that
+generator and one locked judgment cache, so requests judge side by side instead of queuing. Request checks live in ``judging/request_checks.py``. Built on the standard library's
 ``ThreadingHTTPServer``: no web framework to install or to keep patched.
 """
 
@@ -31,7 +34,6 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,8 @@ from rmr1_cli.generation import Generator, SamplingParams
 from rmr1_cli.generation.batching import BatchingGenerator
 from rmr1_cli.judging import request_checks as check
 from rmr1_cli.judging.engine import JudgeEngine
+from rmr1_cli.judging.get_reward import get_reward
+from rmr1_cli.judging.policy_chat import PolicyChat
 from rmr1_cli.judging.request_checks import RequestError
 
 log = logging.getLogger(__name__)
@@ -58,16 +62,35 @@ class JudgeServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = LISTEN_QUEUE
 
-    def __init__(self, recipe: ServeRecipe, generator: Generator, engine: JudgeEngine, token: str | None):
+    def __init__(
+        self,
+        recipe: ServeRecipe,
+        generator: Generator,
+        engine: JudgeEngine,
+        token: str | None,
+        policy_chat: PolicyChat | None = None,
+    ):
         if ":" in recipe.host:
             self.address_family = socket.AF_INET6
         self.recipe = recipe
         self.generator = generator
-        self.engine = engine
+        self.engine = engine  # the template, settings and cache every request's engine shares
+        self.policy_chat = policy_chat
         self.model_name = recipe.served_model_name or _default_name(recipe.judge.model.name_or_path)
+        path = recipe.judge.model.name_or_path
+        self.model_aliases = {self.model_name, path, str(Path(path).resolve()) if path else ""} - {""}
         self._token = token
-        self._engine_lock = threading.Lock()  # the engine's stats and cache are not thread-safe
+        self._cache = _LockedCache(engine.cache) if engine.cache is not None else None
+        self.judge_answers: dict[str, str] = {}  # reward_reference=judge_answer: question -> its answer
+        self.judge_answers_lock = threading.Lock()
         super().__init__((recipe.host, recipe.port), _Handler)
+
+    def request_engine(self) -> JudgeEngine:
+        """An engine of its own for one request: its stats are its own, the model and cache are shared."""
+        e = self.engine
+        engine = JudgeEngine(e.generator, e.template, e.spec, e.params, cache=self._cache, seed=e.seed)
+        engine.show_progress = False  # one terminal bar per request would fight over the screen
+        return engine
 
     @property
     def url(self) -> str:
@@ -104,22 +127,26 @@ class JudgeServer(ThreadingHTTPServer):
         }
 
     def chat_completions(self, body: dict) -> dict:
+        """OpenAI semantics: temperature and top_p default to 1.0, a request without ``seed`` samples
+        afresh (the same ``seed`` reproduces), a parameter the server does not implement is a 400."""
         self._check_model(body)
         if body.get("stream"):
             raise RequestError(400, 'streaming is not supported; send "stream": false')
+        check.unsupported_parameters(body)
         messages = check.messages(body.get("messages"))
         defaults = self.recipe.judge.generation
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens", defaults.max_new_tokens))
+        seed = body.get("seed")
         params = SamplingParams(
             max_new_tokens=check.integer(max_tokens, "max_tokens", 1, None),
-            temperature=check.number(body.get("temperature", defaults.temperature), "temperature", 0.0, 2.0),
-            top_p=check.number(body.get("top_p", defaults.top_p), "top_p", 1e-6, 1.0),
+            temperature=check.number(_given(body, "temperature", 1.0), "temperature", 0.0, 2.0),
+            top_p=check.number(_given(body, "top_p", 1.0), "top_p", 1e-6, 1.0),
             stop=check.stops(body.get("stop")),
-            seed=check.integer(body.get("seed", self.recipe.seed), "seed", None, None),
+            seed=int.from_bytes(os.urandom(4), "big")
+            if seed is None
+            else check.integer(seed, "seed", None, None),
         )
-        n = check.integer(body.get("n", 1), "n", 1, 16)
-        if n > 1 and body.get("seed") is None and not params.greedy:
-            params = replace(params, seed=int.from_bytes(os.urandom(4), "big"))
+        n = check.integer(_given(body, "n", 1), "n", 1, 16)
         gens = self.generator.generate([messages] * n, params)
         errors = [g for g in gens if g.finish_reason == "error"]
         if errors:
@@ -168,13 +195,16 @@ class JudgeServer(ThreadingHTTPServer):
         with_texts = body.get("include_text", True)
         if not isinstance(with_texts, bool):
             raise RequestError(400, '"include_text" must be true or false')
-        with self._engine_lock:
-            results = self.engine.judge(pairs, description="serving /judge")
+        results = self.request_engine().judge(pairs, description="serving /judge")
         return {"model": self.model_name, "results": [check.result_row(r, with_texts) for r in results]}
+
+    def get_reward(self, body: dict) -> dict:
+        """OpenRLHF's remote reward (``judging/get_reward.py``)."""
+        return get_reward(self, body)
 
     def _check_model(self, body: dict) -> None:
         name = body.get("model")
-        if name is not None and name != self.model_name:
+        if name is not None and name not in self.model_aliases:
             raise RequestError(
                 404,
                 f"model {name!r} is not served here; this server serves {self.model_name!r}",
@@ -194,7 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle({"/health": None, "/v1/models": None}, read_body=False)
 
     def do_POST(self) -> None:  # noqa: N802
-        self._handle({"/v1/chat/completions": None, "/judge": None}, read_body=True)
+        self._handle({"/v1/chat/completions": None, "/judge": None, "/get_reward": None}, read_body=True)
 
     def _handle(self, routes: dict, read_body: bool) -> None:
         started = time.perf_counter()
@@ -202,7 +232,9 @@ class _Handler(BaseHTTPRequestHandler):
         status = 200
         try:
             if path not in routes:
-                known = "GET /health, GET /v1/models, POST /v1/chat/completions, POST /judge"
+                known = (
+                    "GET /health, GET /v1/models, POST /v1/chat/completions, POST /judge, POST /get_reward"
+                )
                 raise RequestError(
                     404 if path not in _ALL_PATHS else 405, f"no {self.command} {path}; try {known}"
                 )
@@ -224,11 +256,12 @@ class _Handler(BaseHTTPRequestHandler):
                     payload = self.server.models()
                 else:
                     body = self._json_body()
-                    payload = (
-                        self.server.chat_completions(body)
-                        if path == "/v1/chat/completions"
-                        else self.server.judge(body)
-                    )
+                    endpoint = {
+                        "/v1/chat/completions": self.server.chat_completions,
+                        "/judge": self.server.judge,
+                        "/get_reward": self.server.get_reward,
+                    }[path]
+                    payload = endpoint(body)
         except RequestError as exc:
             status = exc.status
             payload = {"error": {"message": exc.message, "type": "invalid_request_error", "code": exc.code}}
@@ -306,7 +339,34 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s - %s", self.address_string(), format % args)  # request lines, never headers
 
 
-_ALL_PATHS = {"/health", "/v1/models", "/v1/chat/completions", "/judge"}
+_ALL_PATHS = {"/health", "/v1/models", "/v1/chat/completions", "/judge", "/get_reward"}
+
+
+def _given(body: dict, name: str, default: Any) -> Any:
+    """A request's value, or the OpenAI default when it is absent or null."""
+    value = body.get(name)
+    return default if value is None else value
+
+
+class _LockedCache:
+    """The one judgment cache, shared by the engines of concurrent requests (its store has one writer)."""
+
+    def __init__(self, cache):
+        self.inner = cache
+        self.path = cache.path
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            return self.inner.get(key)
+
+    def add(self, records) -> None:
+        with self._lock:
+            self.inner.add(records)
+
+    def close(self) -> None:
+        with self._lock:
+            self.inner.close()
 
 
 def _default_name(name_or_path: str) -> str:
@@ -330,15 +390,29 @@ def build_server(recipe: ServeRecipe, generator: Generator | None = None) -> Jud
             )
     if recipe.host not in LOOPBACK and token is None:
         log.warning("serving on %s without a token: anyone who can reach it can use the model", recipe.host)
+    elif token is None:
+        log.warning(
+            "NO TOKEN: every process on this machine can use the judge (/get_reward included: OpenRLHF "
+            "sends no Authorization header); set api_key_env to require one"
+        )
     judge = recipe.judge
     load_template(judge.template)  # a bad template fails before any weights load
+    policy_chat = None
+    if (recipe.policy_tokenizer or recipe.policy_markers) and not judge.both_orders:
+        raise ConfigError("/get_reward scores swap-safe wins: it needs judge.both_orders=true")
+    if recipe.policy_tokenizer:
+        policy_chat = PolicyChat.from_tokenizer(recipe.policy_tokenizer)
+    elif recipe.policy_markers:
+        policy_chat = PolicyChat.from_markers(recipe.policy_markers)
+    else:
+        log.warning("/get_reward is off: set policy_tokenizer or policy_markers (the policy's chat template)")
     inner = generator if generator is not None else build_generator(judge.model, judge.generation)
     batching = BatchingGenerator(inner, wait_s=recipe.batch_wait_ms / 1000)
     engine = engine_module.build_engine(
         judge, seed=recipe.seed, cache_path=recipe.cache_file or None, generator=batching
     )
     try:
-        return JudgeServer(recipe, batching, engine, token)
+        return JudgeServer(recipe, batching, engine, token, policy_chat)
     except OSError as exc:
         batching.close()
         raise ConfigError(f"cannot listen on {recipe.host}:{recipe.port}: {exc.strerror or exc}") from None

@@ -31,6 +31,14 @@ implicit ``<think>`` work too). The CoR sections ``<type>``, ``<solution>``, ``<
 read from the text after that think block (the whole text when there is no closed think block): each is
 the first opening tag to the next closing tag, stripped; an unclosed section is None. ``<justify>`` is
 read inside the rubric. The task type is ``Reasoning`` or ``Chat`` in any letter case, else None.
+
+Thinking judges (``after_think=True``, set by templates with ``thinks: true``): the rule above is applied
+to the text after the first ``</think>`` only, so a judge that restates the verdict format while
+thinking is scored by its final answer; with no ``</think>`` at all the reason is ``unclosed_think``.
+
+RM-R1's own rules, for comparison and for scoring exactly as RM-R1 does (``docs/judging.md``):
+``rm_r1_reward_verdict`` is its RL reward's rule (the last 80 characters hold one verdict tag and not the
+other) and ``rm_r1_eval_verdict`` its evaluation's (the first of ``[[A]]``, ``[[B]]`` found anywhere).
 """
 
 from __future__ import annotations
@@ -42,7 +50,11 @@ from typing import Literal
 Verdict = Literal["A", "B"]
 TaskType = Literal["reasoning", "chat"]
 
-INVALID_REASONS = ("no_answer", "unclosed_answer", "both_verdicts", "answer_not_final", "bad_answer_content")
+INVALID_REASONS = (
+    "no_answer", "unclosed_answer", "both_verdicts", "answer_not_final", "bad_answer_content", "unclosed_think",
+)  # fmt: skip
+THINK_CLOSE = "</think>"
+RM_R1_REWARD_TAIL = 80  # characters RM-R1's RL reward reads
 
 _VERDICT_TAG = re.compile(r"<answer>\s*\[\[([AB])\]\]\s*</answer>")
 _BARE_VERDICT = re.compile(r"\s*\[\[([AB])\]\]\s*")
@@ -72,8 +84,8 @@ class Judgment:
         return asdict(self)
 
 
-def parse_judgment(text: str) -> Judgment:
-    """Parse one judge output; never raises.
+def parse_judgment(text: str, *, after_think: bool = False) -> Judgment:
+    """Parse one judge output; never raises. ``after_think``: count only verdicts after ``</think>``.
 
     >>> j = parse_judgment("<type>Chat</type><rubric>1. Clarity 100%<justify>asked for clarity</justify>"
     ...                    "</rubric><eval>A is clearer.</eval><answer>[[A]]</answer>")
@@ -103,8 +115,39 @@ def parse_judgment(text: str) -> Judgment:
         evaluation=_section(body, "eval"),
         think=think,
     )
-    verdict, reason = _verdict(text)
+    if after_think:
+        close = text.find(THINK_CLOSE)
+        verdict, reason = (
+            (None, "unclosed_think") if close < 0 else _verdict(text[close + len(THINK_CLOSE) :])
+        )
+    else:
+        verdict, reason = _verdict(text)
     return Judgment(verdict=verdict, valid=verdict is not None, reason=reason, **sections)
+
+
+def rm_r1_reward_verdict(text: str) -> Verdict | None:
+    """The verdict RM-R1's RL reward credits: one verdict tag, and not the other, in the last 80 characters.
+
+    >>> rm_r1_reward_verdict("<answer>[[B]]</answer> early ... " + "x" * 80 + "<answer>[[A]]</answer>")
+    'A'
+    >>> rm_r1_reward_verdict("<answer> [[A]] </answer>") is None  # exact tag only
+    True
+    """
+    tail = text[-RM_R1_REWARD_TAIL:]
+    found = [v for v in ("A", "B") if f"<answer>[[{v}]]</answer>" in tail]
+    return found[0] if len(found) == 1 else None  # type: ignore[return-value]
+
+
+def rm_r1_eval_verdict(text: str) -> Verdict | None:
+    """The verdict RM-R1's evaluation scripts read: ``[[A]]`` anywhere wins, else ``[[B]]`` anywhere.
+
+    >>> rm_r1_eval_verdict("maybe [[B]]... final: [[A]]"), rm_r1_eval_verdict("[[B]]")
+    ('A', 'B')
+    """
+    for verdict in ("A", "B"):
+        if f"[[{verdict}]]" in text:
+            return verdict  # type: ignore[return-value]
+    return None
 
 
 def _verdict(text: str) -> tuple[Verdict | None, str | None]:

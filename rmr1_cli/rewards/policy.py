@@ -88,6 +88,7 @@ class JudgeReward:
         seed: int = 0,
         samples_per_step: int = 2,
         samples_path: str | Path | None = None,
+        track_answers: bool = True,
     ):
         if adapter not in ADAPTERS:
             raise ConfigError(f"reward.adapter: {adapter!r} is not one of {', '.join(ADAPTERS)}")
@@ -97,6 +98,7 @@ class JudgeReward:
         self.seed = seed
         self.samples_per_step = samples_per_step
         self.samples_path = Path(samples_path) if samples_path else None
+        self.track_answers = track_answers  # log the verifiable accuracy, without it entering the reward
         self.history: list[dict[str, Any]] = []  # one row of diagnostics per call
 
     def __call__(
@@ -134,6 +136,8 @@ class JudgeReward:
             for name, value in diagnostics.items():
                 if value is not None:
                     log_metric(name, value)
+            if self.track_answers:
+                log_accuracy(correct, log_metric)
         log.info("step %d judge diagnostics: %s", step, _fmt(diagnostics | {"reward": _mean(rewards)}))
         if self.samples_path is not None and self.samples_per_step > 0:
             append_jsonl(
@@ -287,6 +291,14 @@ class JudgeReward:
         return out
 
 
+def log_accuracy(correct: list[bool | None] | None, log_metric: Any) -> None:
+    """Log the share of verifiably correct rollouts under trl's name for a reward function's mean,
+    ``rewards/verifiable_reward/mean``, without making it a reward that a weight must switch off."""
+    known = [c for c in correct or [] if c is not None]
+    if known and log_metric is not None:
+        log_metric("rewards/verifiable_reward/mean", sum(known) / len(known))
+
+
 def swap_safe_win(result: PairResult) -> float:
     """The ``chosen`` answer's swap-safe score from one engine result (see ``adapters.swap_safe_score``)."""
     return swap_safe_score(result.p_chosen, result.consistent)
@@ -325,13 +337,18 @@ class ScalarReward:
 
     __name__ = "scalar_reward"
 
-    def __init__(self, scorer):
+    def __init__(self, scorer, track_answers: bool = False):
         self.scorer = scorer
+        self.track_answers = track_answers
 
     def __call__(
         self, prompts: list, completions: list, completion_ids: list | None = None, **kwargs
     ) -> list[float]:
         texts = [completion_text(c) for c in completions]
+        answer = kwargs.get("answer")
+        if self.track_answers and answer:
+            correct = [None if a is None else is_correct(t, a) for t, a in zip(texts, answer, strict=True)]
+            log_accuracy(correct, kwargs.get("log_metric"))
         scores = self.scorer.score(list(zip(prompts, texts, strict=True)))
         log_metric = kwargs.get("log_metric")
         lengths = [len(ids) for ids in completion_ids] if completion_ids else [len(t) for t in texts]
@@ -367,8 +384,9 @@ def check_reward_spec(spec: RewardSpec, *, has_answers: bool) -> None:
 
 
 def build_policy_rewards(spec: RewardSpec, *, out_dir: Path, seed: int, has_answers: bool) -> PolicyRewards:
-    """The weighted reward functions of a recipe. The verifiable reward is tracked (weight 0) whenever
-    prompts have answers, so ``rewards/verifiable_reward/mean`` (accuracy) is logged every step."""
+    """The weighted reward functions of a recipe, each with a nonzero weight, so trl's default weights
+    (all 1.0) can never train on a reward the recipe switched off. When prompts have answers and the
+    verifiable reward is off, the first reward logs the accuracy as ``rewards/verifiable_reward/mean``."""
     from rmr1_cli.judging.engine import build_engine
 
     check_reward_spec(spec, has_answers=has_answers)
@@ -382,15 +400,17 @@ def build_policy_rewards(spec: RewardSpec, *, out_dir: Path, seed: int, has_answ
             seed=seed,
             samples_per_step=spec.samples_per_step,
             samples_path=out_dir / "samples.jsonl",
+            track_answers=has_answers and not spec.verifiable_weight,
         )
         rewards.funcs.append(rewards.judge)
         rewards.weights.append(spec.judge_weight)
     if spec.scalar_weight:
         from rmr1_cli.evaluation.scalar import ScalarScorer
 
-        rewards.funcs.append(ScalarReward(ScalarScorer(spec.scalar_model)))
+        tracked = has_answers and not spec.verifiable_weight and rewards.judge is None
+        rewards.funcs.append(ScalarReward(ScalarScorer(spec.scalar_model), track_answers=tracked))
         rewards.weights.append(spec.scalar_weight)
-    if has_answers:
+    if spec.verifiable_weight:
         rewards.funcs.append(verifiable_reward)
         rewards.weights.append(spec.verifiable_weight)
     return rewards

@@ -23,12 +23,15 @@ class RecordedVerdictReward:
     trl's default), ``pair_id``, ``label``, ``completion`` and ``reward``.
     """
 
-    def __init__(self, rollouts_file: str | Path | None = None):
+    def __init__(
+        self, rollouts_file: str | Path | None = None, *, after_think: bool = False, rule: str = "rmr1"
+    ):
         self.__name__ = "verdict_reward"  # trl names the logged series after it: rewards/verdict_reward/mean
         self.rollouts_file = Path(rollouts_file) if rollouts_file else None
+        self.options = {"after_think": after_think, "rule": rule}  # the judge template's rule, as in eval
 
     def __call__(self, completions, label, **kwargs) -> list[float]:
-        scores = verdict.verdict_reward(completions, label, **kwargs)
+        scores = verdict.verdict_reward(completions, label, **self.options, **kwargs)
         log_metric = kwargs.get("log_metric")
         if callable(log_metric) and scores:
             log_metric("verdict_reward/accuracy", sum(s > 0 for s in scores) / len(scores))

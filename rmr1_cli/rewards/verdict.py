@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from rmr1_cli.errors import DataError
-from rmr1_cli.judging.verdicts import Judgment, parse_judgment
+from rmr1_cli.judging.verdicts import Judgment, parse_judgment, rm_r1_reward_verdict
+
+VERDICT_RULES = ("rmr1", "rm-r1-rl")  # rmr1's parser, or exactly RM-R1's RL reward (last 80 characters)
 
 Completion = str | list[dict[str, Any]]
 
@@ -39,11 +41,20 @@ def completion_text(completion: Completion) -> str:
     return "\n".join(message["content"] for message in completion if isinstance(message.get("content"), str))
 
 
-def verdict_reward(completions: Sequence[Completion], label: Sequence[str], **kwargs: Any) -> list[float]:
+def verdict_reward(
+    completions: Sequence[Completion],
+    label: Sequence[str],
+    *,
+    after_think: bool = False,
+    rule: str = "rmr1",
+    **kwargs: Any,
+) -> list[float]:
     """RM-R1's reward: +1.0 when the final verdict equals the label (the other verdict absent), else -1.0.
 
     ``label`` is the dataset column naming the slot, "A" or "B", that holds the preferred answer.
-    Invalid outputs (no verdict, both verdicts, truncated) score -1.0, like wrong ones. When trl passes
+    Invalid outputs (no verdict, both verdicts, truncated) score -1.0, like wrong ones. ``after_think``
+    is the judge template's ``thinks`` (the engine parses with the same flag); ``rule="rm-r1-rl"`` scores
+    exactly as RM-R1's RL reward (``rm_r1_reward_verdict``). When trl passes
     ``log_metric``, the batch's invalid-verdict rate is logged as ``verdict_reward/invalid_rate``.
 
     >>> verdict_reward(["<eval>B errs</eval><answer>[[A]]</answer>", "<answer>[[B]]</answer>"], ["A", "A"])
@@ -60,13 +71,17 @@ def verdict_reward(completions: Sequence[Completion], label: Sequence[str], **kw
             raise DataError(
                 f"label of row {row} is {slot!r}; expected 'A' or 'B' (the slot of the preferred answer)"
             )
-    judgments = [parse_judgment(completion_text(completion)) for completion in completions]
+    if rule not in VERDICT_RULES:
+        raise ValueError(f"verdict rule must be one of {VERDICT_RULES}, got {rule!r}")
+    texts = [completion_text(completion) for completion in completions]
+    if rule == "rm-r1-rl":
+        verdicts = [rm_r1_reward_verdict(text) for text in texts]
+    else:
+        verdicts = [parse_judgment(text, after_think=after_think).verdict for text in texts]
     log_metric = kwargs.get("log_metric")
-    if callable(log_metric) and judgments:
-        log_metric("verdict_reward/invalid_rate", sum(not j.valid for j in judgments) / len(judgments))
-    return [
-        1.0 if judgment.verdict == slot else -1.0 for judgment, slot in zip(judgments, label, strict=True)
-    ]
+    if callable(log_metric) and verdicts:
+        log_metric("verdict_reward/invalid_rate", sum(v is None for v in verdicts) / len(verdicts))
+    return [1.0 if verdict == slot else -1.0 for verdict, slot in zip(verdicts, label, strict=True)]
 
 
 def format_reward(completions: Sequence[Completion], **kwargs: Any) -> list[float]:

@@ -29,18 +29,25 @@ from rmr1_cli.training import arguments, runner
 CURVES = ["loss", "eval_loss", "mean_token_accuracy", "learning_rate"]
 
 
-def load_sft_rows(path: str, template_name: str, limit: int | None) -> list[dict]:
-    """Prompt-completion rows from ``messages`` rows or from trace sources rendered with a template."""
+def load_sft_rows(
+    path: str, template_name: str, limit: int | None, require_verdict: bool = True
+) -> list[dict]:
+    """Prompt-completion rows from any trace layout (``data/layouts.py``) or from trace sources rendered
+    with a template; with ``require_verdict`` a trace without a valid verdict stops the run (file:line)."""
     first = next(data.read_rows(path), None)
     if first is None:
         raise DataError(f"{path}: no rows")
-    if "messages" in first[1]:
-        rows = data.load_traces(path, limit=limit)
-        return [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in rows]
+    check = check_trace if require_verdict else None
+    if not {"answer_a", "answer_b", "trace"} <= set(first[1]):
+        rows = data.load_sft_examples(path, limit=limit)
+        if check is not None:
+            for row in rows:
+                check(row["location"], "".join(m["content"] for m in row["completion"]))
+        return [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows]
     from rmr1_cli.judging.prompts import load_template
 
     template = load_template(template_name)
-    rows = data.load_trace_sources(path, limit=limit)
+    rows = data.load_trace_sources(path, limit=limit, check=check)
     return [
         {
             "prompt": template.render(r["prompt"], r["answer_a"], r["answer_b"]),
@@ -48,6 +55,20 @@ def load_sft_rows(path: str, template_name: str, limit: int | None) -> list[dict
         }
         for r in rows
     ]
+
+
+def check_trace(location: str, trace: str) -> None:
+    """Refuse a trace the verdict parser rejects (read after ``</think>`` when the trace thinks): the
+    judge would learn to end without a verdict, which the reward and the evaluation count as wrong."""
+    from rmr1_cli.judging.verdicts import THINK_CLOSE, parse_judgment
+
+    judgment = parse_judgment(trace, after_think=THINK_CLOSE in trace)
+    if not judgment.valid:
+        raise DataError(
+            f"{location}: the trace has no valid final verdict ({judgment.reason}); a judge trace ends with "
+            "<answer>[[A]]</answer> or <answer>[[B]]</answer>. Fix or drop the row, or set "
+            "require_verdict=false to train on it anyway"
+        )
 
 
 def apply_length_policy(rows: list[dict], tokenizer, max_length: int, policy: str) -> tuple[list[dict], int]:
@@ -74,10 +95,11 @@ def run(recipe: SFTRecipe) -> Path:
     from rmr1_cli import models
 
     runner.seed_everything(recipe.seed)
-    rows = load_sft_rows(recipe.train_file, recipe.template, recipe.limit)
-    mixed = {path: load_sft_rows(path, recipe.template, None) for path in recipe.mix_files}
+    need = recipe.require_verdict
+    rows = load_sft_rows(recipe.train_file, recipe.template, recipe.limit, need)
+    mixed = {path: load_sft_rows(path, recipe.template, None, False) for path in recipe.mix_files}
     rows += [row for extra in mixed.values() for row in extra]
-    eval_rows = load_sft_rows(recipe.eval_file, recipe.template, None) if recipe.eval_file else None
+    eval_rows = load_sft_rows(recipe.eval_file, recipe.template, None, need) if recipe.eval_file else None
     run_dir = RunDir.create("sft", recipe)
     run_dir.record_input("train_file", recipe.train_file)
     run_dir.record_input("eval_file", recipe.eval_file)

@@ -89,7 +89,8 @@ def run(recipe: TrainRMRecipe) -> Path:
     defaults = config.RM_GRPO_DEFAULTS if recipe.method == "reasoning" else config.RM_SCALAR_DEFAULTS
     recipe = dataclasses.replace(recipe, trainer={**defaults, **recipe.trainer})
     runner.seed_everything(recipe.seed)
-    pairs = data.load_pairs(recipe.train_file, limit=recipe.limit)
+    judge_rows = _judge_prompt_rows(recipe)  # RM-R1's RL rows: prompts already holding both answers
+    pairs = [] if judge_rows is not None else data.load_pairs(recipe.train_file, limit=recipe.limit)
     eval_pairs = data.load_pairs(recipe.eval_file, limit=recipe.eval_limit) if recipe.eval_file else []
     if recipe.eval_every_steps < 0:
         raise ConfigError(
@@ -100,7 +101,9 @@ def run(recipe: TrainRMRecipe) -> Path:
     run_dir.record_input("eval_file", recipe.eval_file)
 
     if recipe.method == "reasoning":
-        trainer, tokenizer, extra, heldout = _train_reasoning(recipe, pairs, eval_pairs, run_dir.path)
+        trainer, tokenizer, extra, heldout = _train_reasoning(
+            recipe, pairs, eval_pairs, run_dir.path, judge_rows
+        )
         task = "causal"
     else:
         trainer, tokenizer, extra, heldout = _train_scalar(recipe, pairs, eval_pairs, run_dir.path)
@@ -117,7 +120,7 @@ def run(recipe: TrainRMRecipe) -> Path:
     metrics = summary | extra | {"method": recipe.method, "heldout_before": before, "heldout_after": after}
     table = {
         "method": recipe.method,
-        "pairs": len(pairs),
+        "pairs": len(pairs) if judge_rows is None else f"{len(judge_rows)} judge prompts (as in the file)",
         **extra,
         "steps": summary["global_step"],
         "model": model_dir,
@@ -129,7 +132,21 @@ def run(recipe: TrainRMRecipe) -> Path:
     return run_dir.finish(metrics)
 
 
-def _train_reasoning(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path):
+def _judge_prompt_rows(recipe: TrainRMRecipe) -> list[dict] | None:
+    """Rows of RM-R1's RL layout (``context_messages`` + ``winner``), or None for preference pairs."""
+    first = next(data.read_rows(recipe.train_file), None)
+    if first is None or "context_messages" not in first[1]:
+        return None
+    if recipe.method != "reasoning":
+        raise ConfigError(
+            f"{recipe.train_file}: RM-R1's layout holds judge prompts, not chosen/rejected answers; "
+            "it trains method: reasoning only"
+        )
+    rows = data.load_judge_prompts(recipe.train_file, limit=recipe.limit)
+    return [{"prompt": r["prompt"], "label": r["label"], "pair_id": r["id"]} for r in rows]
+
+
+def _train_reasoning(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path, judge_rows=None):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
@@ -142,7 +159,10 @@ def _train_reasoning(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path):
     template = load_template(recipe.template)
     tokenizer = models.load_tokenizer(recipe.model, padding_side="left")
     models.require_chat_template(tokenizer, recipe.model)
-    rows = verdict_rows(pairs, template, both_orders=recipe.both_orders, seed=recipe.seed)
+    if judge_rows is not None:
+        rows = judge_rows
+    else:
+        rows = verdict_rows(pairs, template, both_orders=recipe.both_orders, seed=recipe.seed)
     rows, dropped = drop_long_prompts(rows, tokenizer, recipe.max_prompt_length)
     if not rows:
         raise DataError(
@@ -161,7 +181,7 @@ def _train_reasoning(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path):
     rollouts = rollouts_path(out_dir, args.process_index) if recipe.log_rollouts else None
     if rollouts is not None and not runner.resume_target(args):
         rollouts.unlink(missing_ok=True)  # a fresh run starts a fresh record; a resumed one appends
-    reward_funcs = [RecordedVerdictReward(rollouts)]
+    reward_funcs = [RecordedVerdictReward(rollouts, after_think=template.thinks, rule=recipe.verdict_rule)]
     if recipe.format_reward_weight > 0:
         reward_funcs.append(verdict.format_reward)
     heldout = HeldoutJudgeCallback(

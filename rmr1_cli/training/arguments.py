@@ -44,7 +44,9 @@ def build_trl_args(config_cls: type, recipe: Any, *, fixed: dict[str, Any] | Non
             raise ConfigError(
                 f"trainer.{key}: not a {config_cls.__name__} setting{config.suggest(key, sorted(hints))}"
             )
-        settings[key] = _to_trl_type(value, hints[key], f"trainer.{key}")
+        settings[key] = (
+            _no_report(value) if key == "report_to" else _to_trl_type(value, hints[key], f"trainer.{key}")
+        )
     if not torch.cuda.is_available():
         settings.setdefault("bf16", False)
         settings.setdefault("fp16", False)
@@ -121,6 +123,19 @@ def _to_trl_type(value: Any, annotation: Any, where: str) -> Any:
         if isinstance(annotation, type) and annotation in (int, float, bool):
             raise
         return value
+
+
+def _no_report(value: Any) -> Any:
+    """``none`` (string, null or in a list) means no reporting, as in trl; transformers refuses ``None``.
+
+    >>> _no_report("none"), _no_report(None), _no_report(["none"]), _no_report("wandb")
+    ('none', 'none', 'none', 'wandb')
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null", "")):
+        return "none"
+    if isinstance(value, list | tuple) and all(str(v).strip().lower() == "none" for v in value):
+        return "none"
+    return value
 
 
 _REPORTERS = {

@@ -2,7 +2,11 @@
 
 A template is a YAML file with ``name``, ``description``, ``parser``, ``system`` (optional) and ``user``;
 a ``.txt`` file is the user text alone. Three placeholders are filled in, in ``system`` and ``user``:
-``{conversation}``, ``{answer_a}`` and ``{answer_b}``. Substitution is one pass of exact token
+``{conversation}``, ``{answer_a}`` and ``{answer_b}``; or, for per-chatbot blocks, ``{conversation_a}``
+and ``{conversation_b}`` (each chatbot's whole conversation, its answer as the last turn, labelled as
+the ``turns`` setting says). ``user_multi``/``system_multi`` are used instead of ``user``/``system``
+when the conversation is more than one user turn; ``thinks: true`` makes the verdict count only after
+``</think>`` (parser and stop alike). Substitution is one pass of exact token
 replacement, not ``str.format``: answers full of braces (code, JSON) survive untouched, a placeholder
 written inside an answer is not expanded, and any other ``{word}`` in a template stays literal text.
 Templates are never chosen by sniffing a model's name; see README.md in this folder.
@@ -21,11 +25,30 @@ import yaml
 from rmr1_cli.errors import ConfigError, DataError
 
 PLACEHOLDERS = ("conversation", "answer_a", "answer_b")
+BLOCK_PLACEHOLDERS = ("conversation_a", "conversation_b")
 PARSERS = ("cor", "plain")
-TEMPLATE_KEYS = ("name", "description", "parser", "system", "user")
+TEMPLATE_KEYS = (
+    "name",
+    "description",
+    "parser",
+    "thinks",
+    "system",
+    "user",
+    "system_multi",
+    "user_multi",
+    "turns",
+)
+TURN_KEYS = ("system_label", "user_label", "assistant_label", "label_separator", "turn_separator")
+DEFAULT_TURNS = {
+    "system_label": "System",
+    "user_label": "User",
+    "assistant_label": "Chatbot {slot}",
+    "label_separator": ": ",
+    "turn_separator": "\n",
+}
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_PLACEHOLDER = re.compile(r"\{(conversation|answer_a|answer_b)\}")
+_PLACEHOLDER = re.compile(r"\{(conversation_a|conversation_b|conversation|answer_a|answer_b)\}")
 _TURN_LABELS = {"system": "[System]", "user": "[User]", "assistant": "[Assistant]"}
 
 
@@ -40,6 +63,10 @@ class JudgeTemplate:
     source: str
     sha256: str
     description: str = ""
+    thinks: bool = False
+    system_multi: str | None = None
+    user_multi: str | None = None
+    turns: tuple[tuple[str, str], ...] = tuple(DEFAULT_TURNS.items())
 
     def render(self, conversation: str | list[dict], answer_a: str, answer_b: str) -> list[dict]:
         """Chat messages for the judge: a system message when the template has one, then the user message.
@@ -47,17 +74,46 @@ class JudgeTemplate:
         >>> t = JudgeTemplate("t", "", "Q: {conversation}\\nA: {answer_a}\\nB: {answer_b}", "plain", "-", "-")
         >>> t.render("2+2?", "{answer_b}", "def f(): return {}")
         [{'role': 'user', 'content': 'Q: 2+2?\\nA: {answer_b}\\nB: def f(): return {}'}]
+        >>> b = JudgeTemplate("b", "", "[A]\\n{conversation_a}\\n[B]\\n{conversation_b}", "plain", "-", "-")
+        >>> print(b.render("Hi", "Hello", "Hey")[0]["content"])
+        [A]
+        User: Hi
+        Chatbot A: Hello
+        [B]
+        User: Hi
+        Chatbot B: Hey
         """
+        shown = render_conversation(conversation)  # also checks the conversation
+        multi = not (isinstance(conversation, str) or len(conversation) == 1)
         values = {
-            "conversation": render_conversation(conversation),
+            "conversation": shown,
             "answer_a": answer_a,
             "answer_b": answer_b,
+            "conversation_a": self.block(conversation, answer_a, "A"),
+            "conversation_b": self.block(conversation, answer_b, "B"),
         }
+        system = self.system_multi if multi and self.system_multi is not None else self.system
+        user = self.user_multi if multi and self.user_multi is not None else self.user
         messages = []
-        if self.system:
-            messages.append({"role": "system", "content": _fill(self.system, values)})
-        messages.append({"role": "user", "content": _fill(self.user, values)})
+        if system:
+            messages.append({"role": "system", "content": _fill(system, values)})
+        messages.append({"role": "user", "content": _fill(user, values)})
         return messages
+
+    def block(self, conversation: str | list[dict], answer: str, slot: str) -> str:
+        """One chatbot's whole conversation, its answer as the last turn, with the template's turn labels."""
+        turns = dict(self.turns)
+        messages = (
+            [{"role": "user", "content": conversation}] if isinstance(conversation, str) else conversation
+        )
+        labels = {
+            "system": turns["system_label"],
+            "user": turns["user_label"],
+            "assistant": turns["assistant_label"].replace("{slot}", slot),
+        }
+        lines = [f"{labels[m['role']]}{turns['label_separator']}{m['content']}" for m in messages]
+        lines.append(f"{labels['assistant']}{turns['label_separator']}{answer}")
+        return turns["turn_separator"].join(lines)
 
 
 def load_template(name_or_path: str) -> JudgeTemplate:
@@ -180,14 +236,9 @@ def _load_file(path: Path) -> JudgeTemplate:
         raise ConfigError(f"judge template {path}: parser must be one of {list(PARSERS)}, got {parser!r}")
     if not user.strip():
         raise ConfigError(f"judge template {path}: the user text is empty")
-    missing = [
-        f"{{{name}}}" for name in PLACEHOLDERS if f"{{{name}}}" not in system and f"{{{name}}}" not in user
-    ]
-    if missing:
-        raise ConfigError(
-            f"judge template {path}: missing placeholder {', '.join(missing)} "
-            f"(every template shows {{conversation}}, {{answer_a}} and {{answer_b}})"
-        )
+    _check_placeholders(path, system, user, "user")
+    if fields.get("user_multi") is not None:
+        _check_placeholders(path, fields.get("system_multi") or system, fields["user_multi"], "user_multi")
     return JudgeTemplate(
         name=str(fields.get("name") or path.stem),
         system=system,
@@ -196,7 +247,25 @@ def _load_file(path: Path) -> JudgeTemplate:
         source=str(path.resolve()),
         sha256=hashlib.sha256(raw).hexdigest(),
         description=str(fields.get("description") or ""),
+        thinks=bool(fields.get("thinks") or False),
+        system_multi=fields.get("system_multi"),
+        user_multi=fields.get("user_multi"),
+        turns=tuple({**DEFAULT_TURNS, **(fields.get("turns") or {})}.items()),
     )
+
+
+def _check_placeholders(path: Path, system: str, user: str, key: str) -> None:
+    """Both answers must be shown: {conversation}+{answer_a}+{answer_b}, or the two chatbot blocks."""
+    text = system + user
+    if all(f"{{{name}}}" in text for name in BLOCK_PLACEHOLDERS):
+        return
+    missing = [f"{{{name}}}" for name in PLACEHOLDERS if f"{{{name}}}" not in text]
+    if missing:
+        raise ConfigError(
+            f"judge template {path}: missing placeholder {', '.join(missing)} in {key} "
+            f"(a template shows {{conversation}}, {{answer_a}} and {{answer_b}}, or the per-chatbot "
+            f"blocks {{conversation_a}} and {{conversation_b}})"
+        )
 
 
 def _read_yaml_fields(path: Path, text: str) -> dict:
@@ -213,6 +282,25 @@ def _read_yaml_fields(path: Path, text: str) -> dict:
             raise ConfigError(
                 f"judge template {path}: unknown key {key!r}{hint} Valid keys: {', '.join(TEMPLATE_KEYS)}"
             )
-        if value is not None and not isinstance(value, str):
+        if key == "thinks":
+            if not isinstance(value, bool):
+                raise ConfigError(f"judge template {path}: 'thinks' must be true or false")
+        elif key == "turns":
+            _check_turns(path, value)
+        elif value is not None and not isinstance(value, str):
             raise ConfigError(f"judge template {path}: {key!r} must be text, got {type(value).__name__}")
     return fields
+
+
+def _check_turns(path: Path, value: object) -> None:
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"judge template {path}: 'turns' must be a mapping with keys {', '.join(TURN_KEYS)}"
+        )
+    for key, text in value.items():
+        if key not in TURN_KEYS:
+            raise ConfigError(
+                f"judge template {path}: unknown turns key {key!r}; valid: {', '.join(TURN_KEYS)}"
+            )
+        if not isinstance(text, str):
+            raise ConfigError(f"judge template {path}: turns.{key} must be text")
