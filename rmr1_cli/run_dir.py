@@ -13,6 +13,7 @@ only what it saved (caches to resume from), or is removed when nothing was saved
 from __future__ import annotations
 
 import errno
+import os
 import platform
 import subprocess
 import sys
@@ -50,6 +51,8 @@ class RunDir:
     previous_recipe: bytes | None = None
     lock: Path | None = None
     existing: set[Path] = field(default_factory=set)  # what the folder held when the run claimed it
+    # under ``accelerate launch`` every rank runs the stage; rank 0 alone claims and records the folder
+    main: bool = True
 
     @classmethod
     def create(cls, stage: str, recipe: Any) -> RunDir:
@@ -64,6 +67,9 @@ class RunDir:
         except OSError as exc:
             raise ConfigError(f"output_dir: cannot create {path} ({exc.strerror or exc})") from None
         run = cls(path=path, stage=stage, recipe=recipe, made=made, existing=set(path.rglob("*")))
+        if int(os.environ.get("RANK", "0")) != 0:
+            run.main = False
+            return run
         try:
             run.lock = acquire_lock(
                 path / ".rmr1",
@@ -87,7 +93,9 @@ class RunDir:
         self.inputs[name] = f"sha256:{file_sha256(p)}" if p.is_file() else redact_text(str(file))
 
     def finish(self, metrics: dict[str, Any]) -> Path:
-        """Write metrics.json and manifest.json; returns the output directory."""
+        """Write metrics.json and manifest.json (rank 0 only); returns the output directory."""
+        if not self.main:
+            return self.path
         write_json(self.path / "metrics.json", metrics)
         write_json(self.path / "manifest.json", redact(self._manifest()))
         self._release()
@@ -95,6 +103,8 @@ class RunDir:
 
     def abandon(self) -> None:
         """The run failed: restore the previous recipe.yaml and remove what only this run left."""
+        if not self.main:
+            return
         recipe_file = self.path / "recipe.yaml"
         try:
             if self.previous_recipe is not None:
