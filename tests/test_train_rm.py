@@ -107,6 +107,7 @@ def test_summary_of_pair_results():
         "accuracy": 0.5,
         "valid_rate": 0.5,
         "consistency": 1.0,
+        "cut_off": 0,
         "pairs": 3,
         "outcomes": {"chosen": 1, "invalid": 1, "skipped": 1},
     }

@@ -9,12 +9,14 @@ metrics.json keys (stable; ``*_ci`` is the 95% bootstrap interval [lo, hi] of th
 - ``accuracy`` (+ci): over all non-tie comparisons; ``agreement`` (+ci): three-way, ties included
 - ``n_comparisons``, ``n_units``, ``n_tie_labels``; ``pair_rule`` (benchmark|both_orders_must_agree);
   ``n_skipped`` / ``n_skipped_units`` (too long to judge: left out of every score); ``n_truncated``
-  (comparisons whose inputs were cut to fit); ``empty_files``, ``missing_files`` (set by the stage)
+  (comparisons whose inputs were cut to fit); ``n_cut_off`` (judge traces stopped by
+  ``max_new_tokens``, each judgment once); ``empty_files``, ``missing_files`` (set by the stage)
 - ``sections.<name>``: ``score`` (+ci), ``subsets``; RM-Bench adds ``hard``/``normal``/``easy`` (+ci)
   and ``matrix`` (3x3, rows chosen style); RMB adds ``macro`` (mean over its scenarios)
 - ``hard``/``normal``/``easy`` (+ci): RM-Bench, mean over the domains present
 - ``subsets.<name>``: ``accuracy`` (+ci), ``agreement``, ``n`` (units), ``n_comparisons``, ``section``,
-  and for generative runs ``swap_consistency``, ``invalid_rate``, ``mean_judgment_tokens``
+  and for generative runs ``swap_consistency``, ``invalid_rate``, ``cut_off`` / ``cut_off_rate``,
+  ``mean_judgment_tokens``
 - ``missing_sections`` (and ``missing_subsets`` for RewardBench): parts of the benchmark not evaluated
 - ``baselines.{length_only,position_only,first_listed}``: ``headline``, ``accuracy``, ``sections.<name>``,
   ``subsets.<name>``
@@ -83,6 +85,8 @@ def build_metrics(
         "n_skipped": sum(bool(r.get("skipped")) for r in rows),
         "n_skipped_units": len({(r["subset"], r["unit"]) for r in rows if r.get("skipped")}),
         "n_truncated": sum(bool(r.get("truncated")) for r in rows),
+        # generated traces stopped by max_new_tokens (each judgment once); 0 for a scalar RM
+        "n_cut_off": sum(bool(j.get("cut_off")) for j in _unique_judgments(rows).values()),
     }
     rng = np.random.default_rng(seed)
     return {
@@ -101,6 +105,8 @@ def judge_stats(rows: Sequence[Mapping]) -> dict:
     return {
         "swap_consistency": _share(consistent),
         "invalid_rate": _share([not j["valid"] for j in judgments]),
+        "cut_off": sum(bool(j.get("cut_off")) for j in judgments),  # traces stopped by max_new_tokens
+        "cut_off_rate": _share([bool(j.get("cut_off")) for j in judgments]),
         "mean_judgment_tokens": float(np.mean([j["tokens"] for j in judgments])) if judgments else None,
     }
 

@@ -76,7 +76,7 @@ def _judge_policies(
             pairs[p.id] = PreferencePair(pair_id, p.prompt, row["policy"], row["baseline"])
     results = {r.pair_id: r for r in engine.judge(list(pairs.values()), description=f"policy eval ({name})")}
     scores = []
-    judgments = valid = flips = checked = 0
+    judgments = valid = flips = checked = cut_off = 0
     for p, row in zip(prompts, rows, strict=True):
         result = results.get(pairs[p.id].id) if p.id in pairs else None
         score = TIE if result is None else swap_safe_score(result.p_chosen, result.consistent)
@@ -86,6 +86,7 @@ def _judge_policies(
         if result is not None:
             judgments += result.n_judgments
             valid += result.n_valid
+            cut_off += sum(j.finish_reason == "length" for j in result.judgments)
             if result.consistent is not None:
                 checked += 1
                 flips += result.consistent is False
@@ -102,6 +103,7 @@ def _judge_policies(
         "judged_pairs": len(pairs),
         "swap_flip_rate": rate(flips, checked),
         "invalid_rate": rate(judgments - valid, judgments),
+        "cut_off": cut_off,  # judgments stopped by generation.max_new_tokens
         "engine": engine.stats.as_dict(),  # generated vs cached judgments of this evaluation
     }
 
@@ -119,15 +121,15 @@ def write_report(out_dir: Path, metrics: dict, rows: list[dict], *, policy: str,
         " prompts (greedy answers). Win rate = mean swap-safe score of the trained policy's answer: a win",
         "counts only when both A/B orders agree; disagreement, invalid verdicts and identical answers are ties.",
         "",
-        "| judge | win rate (± s.e.) | wins | ties | losses | swap flip rate | invalid verdicts |",
-        "|---|---|---|---|---|---|---|",
+        "| judge | win rate (± s.e.) | wins | ties | losses | swap flip rate | invalid verdicts | cut off |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, j in metrics["judges"].items():
         se = "" if j["win_rate_se"] is None else f" ± {j['win_rate_se']:.1%}"
         lines.append(
             f"| {name} (`{j['model'].split(':')[1] if ':' in j['model'] else j['model']}`) | "
             f"{_pct(j['win_rate'])}{se} | {j['wins']} | {j['ties']} | {j['losses']} | "
-            f"{_pct(j['swap_flip_rate'])} | {_pct(j['invalid_rate'])} |"
+            f"{_pct(j['swap_flip_rate'])} | {_pct(j['invalid_rate'])} | {j.get('cut_off', 0)} |"
         )
     lines.append("")
     if "verifiable" in metrics:

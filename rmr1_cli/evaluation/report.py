@@ -53,14 +53,14 @@ def subset_rows(metrics: Mapping) -> tuple[list[str], list[list[Any]]]:
     generative = metrics["kind"] == "generative"
     ties = bool(metrics.get("n_tie_labels"))
     header = ["subset", "n", "accuracy [95% CI]"] + (["agreement"] if ties else []) + ["length-only"]
-    header += ["swap-consistent", "invalid"] if generative else []
+    header += ["swap-consistent", "invalid", "cut off"] if generative else []
     rows = []
     for name, s in metrics["subsets"].items():
         row = [name, s["n"], _pct(s["accuracy"], s.get("accuracy_ci"))]
         row += [_pct(s.get("agreement"))] if ties else []
         row += [_pct(base["length_only"]["subsets"].get(name))]
         if generative:
-            row += [_pct(s.get("swap_consistency")), _pct(s.get("invalid_rate"))]
+            row += [_pct(s.get("swap_consistency")), _pct(s.get("invalid_rate")), s.get("cut_off", 0)]
         rows.append(row)
     return header, rows
 
@@ -76,7 +76,7 @@ def print_tables(metrics: Mapping, title: str) -> None:
     if metrics["kind"] == "generative":
         console.print(
             f"swap consistency {_pct(d['swap_consistency'])}% | invalid verdicts {_pct(d['invalid_rate'])}% | "
-            f"P(verdict A) {_pct(d['position']['p_verdict_a'])}% | picks the longer answer "
+            f"cut off at max_new_tokens {metrics.get('n_cut_off', 0)} | P(verdict A) {_pct(d['position']['p_verdict_a'])}% | picks the longer answer "
             f"{_pct(d['prefers_longer'])}% | mean judgment {d['mean_judgment_tokens'] or 0:.0f} tokens",
             highlight=False,
         )
@@ -87,6 +87,11 @@ def notes(metrics: Mapping) -> list[str]:
     out = []
     if metrics.get("pair_rule") == "both_orders_must_agree":
         out.append("Pair rule: both orders must agree (a pair whose orders disagree counts wrong).")
+    if metrics.get("n_cut_off"):
+        out.append(
+            f"{metrics['n_cut_off']} judge traces were cut off at generation.max_new_tokens (no final "
+            "verdict: counted invalid); raise the budget if the judge thinks at length."
+        )
     if metrics.get("n_truncated"):
         out.append(
             f"{metrics['n_truncated']} comparisons had inputs cut to fit the context "
@@ -264,6 +269,8 @@ def write_report(out_dir: Path, metrics: Mapping, title: str, *, plots: bool = T
             f"({', '.join(f'{k}: {v}' for k, v in d['invalid_reasons'].items()) or 'none'}); pairs without any "
             f"valid verdict: {_pct(d['no_verdict_rate'])}%; pairs whose answers were cut to fit the context: "
             f"{_pct(d.get('truncated_rate'))}%",
+            f"- judge traces cut off at generation.max_new_tokens: {d.get('cut_off', 0)} "
+            f"({_pct(d.get('cut_off_rate'))}% of judgments)",
             f"- position: P(verdict A) {_pct(p['p_verdict_a'])}%; accuracy with the chosen answer as A "
             f"{_pct(p['accuracy_chosen_as_a'])}%, as B {_pct(p['accuracy_chosen_as_b'])}%",
             f"- mean judgment length: {d['mean_judgment_tokens'] or 0:.0f} tokens",

@@ -41,7 +41,7 @@ from rmr1_cli.judging.aggregation import aggregate, task_type, water_level
 from rmr1_cli.judging.cache import JudgmentCache
 from rmr1_cli.judging.prompts import JudgeTemplate
 from rmr1_cli.judging.records import JudgeCall, JudgeStats, JudgmentRecord, Order, PairResult
-from rmr1_cli.judging.verdicts import THINK_CLOSE, parse_judgment
+from rmr1_cli.judging.verdicts import THINK_CLOSE, judge_verdict
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ class JudgeEngine:
         for key in calls:
             cached = self.cache.get(key) if self.cache is not None else None
             if cached is not None:
-                final[key] = cached
+                final[key] = self._reread(cached)
         before = dict(final)
         todo = [c for key, c in calls.items() if key not in final]
         slots_per_pair = max(1, len(self.orders_for(pairs[0])) * self.spec.samples) if pairs else 1
@@ -299,7 +299,7 @@ class JudgeEngine:
             gen = replace(
                 gen, text=call.messages[-1]["content"] + gen.text
             )  # the whole reply, prefill included
-        j = parse_judgment(gen.text, after_think=self.template.thinks)
+        j = judge_verdict(gen.text, after_think=self.template.thinks, rule=self.spec.verdict_rule)
         picked = None
         if j.verdict is not None:
             chosen_slot = "A" if call.order == "AB" else "B"
@@ -324,6 +324,18 @@ class JudgeEngine:
             error=gen.error,
         )
 
+    def _reread(self, record: JudgmentRecord) -> JudgmentRecord:
+        """A cached judgment's verdict read again under this run's ``verdict_rule``: the rule is not part
+        of the key, so switching it rescores the cached texts instead of generating them again."""
+        if record.finish_reason == "error":
+            return record
+        j = judge_verdict(record.text, after_think=self.template.thinks, rule=self.spec.verdict_rule)
+        if (j.verdict, j.valid, j.reason) == (record.verdict, record.valid, record.reason):
+            return record
+        chosen_slot = "A" if record.order == "AB" else "B"
+        picked = None if j.verdict is None else ("chosen" if j.verdict == chosen_slot else "rejected")
+        return replace(record, verdict=j.verdict, picked=picked, valid=j.valid, reason=j.reason)
+
     def _aggregate(self, plan: _Plan, final: dict[str, JudgmentRecord], before: dict) -> PairResult:
         st = self.stats
         pair = plan.pair
@@ -340,6 +352,7 @@ class JudgeEngine:
         valid = [r for r in recs if r.valid]
         st.valid += len(valid)
         st.errors += sum(1 for r in recs if r.finish_reason == "error")
+        st.cut_off += sum(1 for r in recs if r.finish_reason == "length")
         st.verdict_a += sum(1 for r in valid if r.verdict == "A")
         for r in recs:
             if not r.valid:

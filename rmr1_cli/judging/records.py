@@ -84,6 +84,7 @@ class JudgeStats:
     retried: int = 0
     valid: int = 0
     errors: int = 0
+    cut_off: int = 0  # judgments stopped by max_new_tokens (finish_reason "length"), cached ones included
     skipped_too_long: int = 0
     truncated: int = 0
     length_unchecked: int = 0  # pairs whose length the backend could not measure (HTTP backend)
@@ -106,7 +107,9 @@ class JudgeStats:
 
 
 def summarize_pairs(results: Sequence[PairResult]) -> dict:
-    """Accuracy (mean score of the judged pairs), valid-verdict rate, swap consistency and outcome counts.
+    """Accuracy (mean score of the judged pairs), valid-verdict rate, swap consistency, outcome counts
+    and ``cut_off``: judgments stopped by ``max_new_tokens``, kept apart so a budget too small for a
+    thinking judge is not mistaken for a judge that cannot write a verdict.
 
     Skipped pairs count in ``pairs`` and ``outcomes`` only.
     """
@@ -121,5 +124,6 @@ def summarize_pairs(results: Sequence[PairResult]) -> dict:
         "accuracy": sum(r.score for r in scored) / len(scored) if scored else None,
         "valid_rate": sum(r.n_valid for r in scored) / judgments if judgments else None,
         "consistency": sum(bool(r.consistent) for r in checked) / len(checked) if checked else None,
+        "cut_off": sum(j.finish_reason == "length" for r in scored for j in r.judgments),
         "outcomes": outcomes,
     }

@@ -44,7 +44,7 @@ other) and ``rm_r1_eval_verdict`` its evaluation's (the first of ``[[A]]``, ``[[
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 Verdict = Literal["A", "B"]
@@ -52,7 +52,9 @@ TaskType = Literal["reasoning", "chat"]
 
 INVALID_REASONS = (
     "no_answer", "unclosed_answer", "both_verdicts", "answer_not_final", "bad_answer_content", "unclosed_think",
+    "no_verdict",  # RM-R1's rules (judge_verdict): no verdict where that rule looks
 )  # fmt: skip
+VERDICT_RULES = ("rmr1", "rm-r1-eval", "rm-r1-rl")  # judge.verdict_rule: whose rule reads the verdict
 THINK_CLOSE = "</think>"
 RM_R1_REWARD_TAIL = 80  # characters RM-R1's RL reward reads
 
@@ -148,6 +150,27 @@ def rm_r1_eval_verdict(text: str) -> Verdict | None:
         if f"[[{verdict}]]" in text:
             return verdict  # type: ignore[return-value]
     return None
+
+
+def judge_verdict(text: str, *, after_think: bool = False, rule: str = "rmr1") -> Judgment:
+    """``parse_judgment`` with the verdict read by ``rule`` (``judge.verdict_rule``): rmr1's own rule,
+    RM-R1's evaluation rule (``rm-r1-eval``) or its RL reward's (``rm-r1-rl``). RM-R1's rules read the
+    whole text, thinking included, as its scripts do; a text they find no verdict in is ``no_verdict``.
+
+    >>> judge_verdict("I lean [[B]] ... <answer>[[A]]</answer>", rule="rm-r1-eval").verdict
+    'A'
+    >>> judge_verdict("final: [[B]]", rule="rm-r1-eval").verdict, judge_verdict("final: [[B]]").reason
+    ('B', 'no_answer')
+    """
+    judgment = parse_judgment(text, after_think=after_think)
+    if rule == "rmr1":
+        return judgment
+    if rule not in VERDICT_RULES:
+        raise ValueError(f"verdict rule must be one of {VERDICT_RULES}, got {rule!r}")
+    verdict = rm_r1_eval_verdict(text) if rule == "rm-r1-eval" else rm_r1_reward_verdict(text)
+    return replace(
+        judgment, verdict=verdict, valid=verdict is not None, reason=None if verdict else "no_verdict"
+    )
 
 
 def _verdict(text: str) -> tuple[Verdict | None, str | None]:

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 # generative RM, ``macro`` for pairs, ``hard``/``normal``/``easy`` for rm-bench).
 METRICS = (
     "benchmark", "kind", "headline", "headline_ci", "headline_rule", "n_comparisons", "n_units",
-    "n_tie_labels", "pair_rule", "n_skipped", "n_skipped_units", "n_truncated", "accuracy", "agreement",
+    "n_tie_labels", "pair_rule", "n_skipped", "n_skipped_units", "n_truncated", "n_cut_off", "accuracy", "agreement",
     "subsets", "sections", "missing_sections", "empty_files", "missing_files", "baselines", "diagnostics",
     "bootstrap", "model",
 )  # fmt: skip
@@ -136,6 +136,7 @@ def judge_rows(recipe: EvalRecipe, bench: Benchmark, cache_path: Path) -> tuple[
                 "valid": j.valid,
                 "reason": j.reason,
                 "tokens": j.num_tokens,
+                "cut_off": j.finish_reason == "length",  # stopped by max_new_tokens
             }
             for j in r.judgments or []
         ]

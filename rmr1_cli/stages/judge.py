@@ -18,7 +18,8 @@ from rmr1_cli.judging.records import summarize_pairs
 from rmr1_cli.reports.formatting import percent
 from rmr1_cli.run_dir import RunDir
 
-METRICS = ("pairs", "accuracy", "valid_rate", "consistency", "outcomes", "engine")  # keys of metrics.json
+# keys of metrics.json
+METRICS = ("pairs", "accuracy", "valid_rate", "consistency", "cut_off", "outcomes", "engine")
 
 
 def run(recipe: JudgeRecipe) -> Path:
@@ -39,6 +40,12 @@ def run(recipe: JudgeRecipe) -> Path:
     return run_dir.finish(metrics)
 
 
+def cut_off_cell(stats: dict) -> str:
+    """Judgments that hit the new-token budget: a long thinker cut short reads as an invalid verdict."""
+    n, total = stats.get("cut_off", 0), stats.get("judgments", 0)
+    return f"{n} ({percent(n / total if total else None)})"
+
+
 def summary_rows(metrics: dict, stats: dict) -> list[tuple[str, object]]:
     """The judge summary: what was judged, how much of it parsed, how biased and how fast."""
     rows = [
@@ -48,6 +55,7 @@ def summary_rows(metrics: dict, stats: dict) -> list[tuple[str, object]]:
             f"{stats['judgments']} ({stats['generated']} / {stats['cached']})",
         ),
         ("valid verdicts", f"{stats['valid']} ({percent(stats['valid_rate'])})"),
+        ("cut off at max_new_tokens", cut_off_cell(stats)),
         ("chosen preferred", percent(metrics["accuracy"])),
         ("swap-consistent", percent(metrics["consistency"])),
         ("P(verdict = A)", percent(stats["p_verdict_a"])),

@@ -73,6 +73,8 @@ def run(recipe: PolicyEvalRecipe, *, engines: Mapping[str, JudgeEngine] | None =
         f"win rate ({name})": f"{j['win_rate']:.1%}  (W {j['wins']} / T {j['ties']} / L {j['losses']})"
         for name, j in metrics["judges"].items()
     }
+    for name, j in metrics["judges"].items():  # a judge budget too small for its traces shows here
+        table[f"judge traces cut off ({name})"] = j["cut_off"]
     if "verifiable" in metrics:
         v = metrics["verifiable"]
         table["verifiable accuracy"] = (

@@ -128,6 +128,10 @@ def run(recipe: TrainRMRecipe) -> Path:
     }
     if before and after and before.get("accuracy") is not None and after.get("accuracy") is not None:
         table["held-out accuracy before -> after"] = f"{before['accuracy']:.3f} -> {after['accuracy']:.3f}"
+    if before and after:  # judge traces that ran out of generation.max_new_tokens
+        table["held-out traces cut off before -> after"] = (
+            f"{before.get('cut_off', 0)} -> {after.get('cut_off', 0)}"
+        )
     summary_table("rmr1 train-rm", table)
     return run_dir.finish(metrics)
 
@@ -187,7 +191,9 @@ def _train_reasoning(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path, ju
     heldout = HeldoutJudgeCallback(
         eval_pairs,
         tokenizer,
-        config.JudgeSpec(generation=recipe.generation, template=recipe.template),
+        config.JudgeSpec(
+            generation=recipe.generation, template=recipe.template, verdict_rule=recipe.verdict_rule
+        ),
         every=recipe.eval_every_steps,
         seed=recipe.seed,
     )
