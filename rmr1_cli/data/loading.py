@@ -205,17 +205,7 @@ def load_traces(path: str | Path, *, limit: int | None = None) -> list[dict]:
 
     def build(location: str, row: dict) -> dict:
         r = _Row(location, row, None)
-        value = r.value("messages", "a list of messages")
-        if not isinstance(value, list):
-            raise r.wrong("messages", "a list of messages")
-        messages = check_messages(value, r.where("messages"))
-        if messages[-1]["role"] != "assistant":
-            raise DataError(
-                f"{r.where('messages')} must end with the assistant's trace, "
-                f"but the last message is from '{messages[-1]['role']}'"
-            )
-        if not any(message["role"] == "user" for message in messages[:-1]):
-            raise DataError(f"{r.where('messages')} has no user message before the assistant's trace")
+        messages = _trace_messages(r)
         if r.has("id"):
             r.id()  # checks the id's type
         return {**row, "messages": messages}
