@@ -259,3 +259,34 @@ def test_sharding_engines_on_the_cpu_are_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
     with pytest.raises(ConfigError, match="cpu-ddp.yaml"):
         arguments.build_trl_args(SFTConfig, _sft_recipe(tmp_path))
+
+
+def test_bf16_recipes_keep_fp32_master_weights_outside_sharding(tmp_path, monkeypatch):
+    """A bf16 model.dtype loads fp32 masters for full fine-tuning; LoRA, DeepSpeed/FSDP and a recipe's own
+    trainer.model_init_kwargs.dtype keep the weights as the recipe says."""
+    import torch
+    from trl import SFTConfig
+
+    def init_dtype(lora: bool = False, **trainer):
+        recipe = SFTRecipe(
+            output_dir=str(tmp_path),
+            model=ModelSpec(name_or_path="m", dtype="bfloat16"),
+            lora=LoraSpec(enabled=lora),
+            trainer={**config.SFT_TRAINER_DEFAULTS, **trainer},
+        )
+        fixed = {"model_init_kwargs": arguments.model_init_kwargs(recipe.model)}
+        return arguments.build_trl_args(SFTConfig, recipe, fixed=fixed).model_init_kwargs["dtype"]
+
+    assert init_dtype() == torch.float32
+    assert init_dtype(lora=True) == torch.bfloat16
+    assert init_dtype(model_init_kwargs={"dtype": "bfloat16"}) == "bfloat16"
+    # DeepSpeed / FSDP keep their own fp32 masters (they are refused on a CPU, so checked directly)
+    recipe = SFTRecipe(output_dir=str(tmp_path), model=ModelSpec(name_or_path="m", dtype="bfloat16"))
+    for settings in ({"deepspeed": "zero3.json"}, {"fsdp": "full_shard"}):
+        settings["model_init_kwargs"] = {"dtype": torch.bfloat16}
+        arguments._master_weights(settings, recipe)
+        assert settings["model_init_kwargs"]["dtype"] == torch.bfloat16
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    settings = {"model_init_kwargs": {"dtype": torch.bfloat16}}
+    arguments._master_weights(settings, recipe)
+    assert settings["model_init_kwargs"]["dtype"] == torch.bfloat16

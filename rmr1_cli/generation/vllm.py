@@ -8,11 +8,13 @@ own batches; ``batch_size`` here only sets how many prompts the judge engine han
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import replace
 
 from rmr1_cli.config import GenerationSpec, ModelSpec
 from rmr1_cli.errors import ModelError
 from rmr1_cli.generation import Generation, Generator, SamplingParams
-from rmr1_cli.generation.base import backend_stops, cut_at_stop
+from rmr1_cli.generation.base import backend_stops, cut_at_stop, too_long
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,32 @@ class VLLMGenerator(Generator):
         return cls(llm, spec, identity)
 
     def generate(self, conversations, params: SamplingParams) -> list[Generation]:
+        """Prompts over the context come back as ``finish_reason="error"`` and are never sent: vLLM
+        raises on one such prompt and would lose the whole batch with it."""
+        out: list[Generation | None] = [too_long(self, c, params.max_new_tokens) for c in conversations]
+        fits = [i for i, gen in enumerate(out) if gen is None]
+        if fits:
+            sub = replace(params, seeds=tuple(params.seed_for(i) for i in fits))
+            sent = [conversations[i] for i in fits]
+            for i, gen in zip(fits, self._generate_or_split(sent, sub), strict=True):
+                out[i] = gen
+        return out  # type: ignore[return-value]
+
+    def _generate_or_split(self, conversations, params: SamplingParams) -> list[Generation]:
+        """One ``LLM.chat`` call; when vLLM refuses the batch (a ValueError for one bad prompt), each
+        prompt is sent on its own so only the refused ones come back as errors."""
+        try:
+            return self._chat(conversations, params)
+        except ValueError as exc:
+            if len(conversations) == 1:
+                return [Generation("", 0, "error", f"vLLM refused the prompt: {exc}")]
+        out = []
+        for i, conversation in enumerate(conversations):
+            one = replace(params, seeds=(params.seed_for(i),))
+            out.extend(self._generate_or_split([conversation], one))
+        return out
+
+    def _chat(self, conversations, params: SamplingParams) -> list[Generation]:
         vllm = _import_vllm()
         sampling = [
             vllm.SamplingParams(
@@ -85,9 +113,16 @@ class VLLMGenerator(Generator):
         return gens
 
     def count_tokens(self, conversation) -> int:
+        """Prompt tokens as vLLM's chat counts them (its tokenizer is the model's transformers tokenizer).
+
+        transformers 5 returns a BatchEncoding (a mapping, not a dict) from ``apply_chat_template``;
+        taking ``len`` of it counted its two keys, so every prompt looked 2 tokens long.
+        """
         ids = self.tokenizer.apply_chat_template(conversation, tokenize=True, add_generation_prompt=True)
-        if isinstance(ids, dict):
+        if isinstance(ids, Mapping) or hasattr(ids, "keys"):
             ids = ids["input_ids"]
+        if ids and isinstance(ids[0], list):  # a batch of one
+            ids = ids[0]
         return len(ids)
 
     def text_tokens(self, text: str) -> int:

@@ -77,10 +77,14 @@ def run(recipe: GRPORecipe) -> Path:
     from rmr1_cli import models
     from rmr1_cli.generation.answers import policy_answers
     from rmr1_cli.rewards.policy import build_policy_rewards
+    from rmr1_cli.training.distributed import on_rank_zero, rank_zero_rewards
 
     run_dir = RunDir.create("grpo", recipe)
     run_dir.record_input("prompts_file", recipe.prompts_file)
 
+    fixed = {"model_init_kwargs": arguments.model_init_kwargs(recipe.model)}
+    args = arguments.build_trl_args(GRPOConfig, recipe, fixed=fixed)
+    _ = args.device  # sets this rank's device (and joins the process group) before any model loads
     tokenizer = models.load_tokenizer(recipe.model, padding_side="left")
     kept = [p for p in prompts if _prompt_tokens(tokenizer, p) <= recipe.max_prompt_length]
     if len(kept) < len(prompts):
@@ -95,13 +99,15 @@ def run(recipe: GRPORecipe) -> Path:
     references = {p.id: p.reference for p in kept}
     if reward.judge_weight and reward.adapter == "vs_reference" and reward.reference == "baseline":
         baseline = reward.baseline_model if reward.baseline_model.name_or_path else recipe.model
-        answers = policy_answers(
-            baseline,
-            _policy_generation(recipe),
-            kept,
-            cache_path=run_dir.path / "baseline_answers.jsonl",
-            seed=recipe.seed,
-            label="baseline",
+        answers = on_rank_zero(  # one process generates (and owns the cache); the others receive them
+            lambda: policy_answers(
+                baseline,
+                _policy_generation(recipe),
+                kept,
+                cache_path=run_dir.path / "baseline_answers.jsonl",
+                seed=recipe.seed,
+                label="baseline",
+            )
         )
         references = {pid: a["text"] for pid, a in answers.items() if a["finish_reason"] != "error"}
         if len(references) < len(kept):  # a prompt the baseline could not answer has no reference
@@ -115,15 +121,11 @@ def run(recipe: GRPORecipe) -> Path:
         for p in kept
     ]
 
-    rewards = build_policy_rewards(reward, out_dir=run_dir.path, seed=recipe.seed, has_answers=has_answers)
-    args = arguments.build_trl_args(
-        GRPOConfig,
-        recipe,
-        fixed={
-            "model_init_kwargs": arguments.model_init_kwargs(recipe.model),
-            "reward_weights": rewards.weights,
-        },
+    # under accelerate launch rank 0 alone holds the judge and its cache (training/distributed.py)
+    rewards = rank_zero_rewards(
+        lambda: build_policy_rewards(reward, out_dir=run_dir.path, seed=recipe.seed, has_answers=has_answers)
     )
+    args.reward_weights = rewards.weights
     runner.write_trl_args(args, run_dir.path)
     trainer = GRPOTrainer(
         model=recipe.model.name_or_path,

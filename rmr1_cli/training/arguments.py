@@ -24,6 +24,7 @@ from rmr1_cli.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+_CHECKPOINTING = ("activation_checkpointing", "gradient_checkpointing")
 _CHECKPOINTING_KWARGS = ("activation_checkpointing_kwargs", "gradient_checkpointing_kwargs")
 
 
@@ -38,15 +39,19 @@ def build_trl_args(config_cls: type, recipe: Any, *, fixed: dict[str, Any] | Non
     import torch
 
     hints = _field_types(config_cls)
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
     settings: dict[str, Any] = {}
     for key, value in recipe.trainer.items():
+        key = _checkpointing_name(key, hints)
         if key not in hints:
             raise ConfigError(
                 f"trainer.{key}: not a {config_cls.__name__} setting{config.suggest(key, sorted(hints))}"
             )
-        settings[key] = (
-            _no_report(value) if key == "report_to" else _to_trl_type(value, hints[key], f"trainer.{key}")
-        )
+        if key == "report_to":
+            settings[key] = _no_report(value)
+            continue
+        value = yaml_word(key, value, hints[key], fields.get(key))
+        settings[key] = _to_trl_type(value, hints[key], f"trainer.{key}")
     if not torch.cuda.is_available():
         settings.setdefault("bf16", False)
         settings.setdefault("fp16", False)
@@ -59,18 +64,17 @@ def build_trl_args(config_cls: type, recipe: Any, *, fixed: dict[str, Any] | Non
                     f"the accelerate config asks for {engine}, which needs GPUs; on the CPU launch with "
                     "recipes/accelerate/cpu-ddp.yaml"
                 )
-    # transformers 5 calls it activation checkpointing (gradient_checkpointing is its deprecated alias)
-    checkpointing = settings.get("activation_checkpointing", settings.get("gradient_checkpointing"))
-    if checkpointing is None:
-        checkpointing = settings["activation_checkpointing"] = recipe.model.gradient_checkpointing
-    if checkpointing and not any(k in settings for k in _CHECKPOINTING_KWARGS):
-        # non-reentrant checkpointing works with LoRA (frozen inputs) and with DeepSpeed / FSDP
-        settings["activation_checkpointing_kwargs"] = {"use_reentrant": False}
+    _checkpointing(settings, recipe.model.gradient_checkpointing, set(hints))
     settings.setdefault("report_to", "none")
     settings.setdefault("run_name", Path(recipe.output_dir).name)
     settings["output_dir"] = str(Path(recipe.output_dir) / "trainer")
     settings["seed"] = recipe.seed
-    settings.update(fixed or {})
+    for key, value in (fixed or {}).items():
+        if key == "model_init_kwargs" and isinstance(settings.get(key), dict):
+            value = {**value, **settings[key]}  # the recipe's own trainer.model_init_kwargs win
+        settings[key] = value
+    if isinstance(settings.get("model_init_kwargs"), dict):
+        _master_weights(settings, recipe)
     check_report_to(settings["report_to"])
     if settings.get("use_vllm"):
         check_vllm(settings.get("vllm_mode", "colocate"))
@@ -80,6 +84,139 @@ def build_trl_args(config_cls: type, recipe: Any, *, fixed: dict[str, Any] | Non
     except (ValueError, TypeError) as exc:
         reason = " ".join(str(exc).split())  # one line, whatever trl's message looks like
         raise ConfigError(f"trainer: {config_cls.__name__} rejected the settings: {reason}") from None
+
+
+def _checkpointing(settings: dict[str, Any], from_spec: bool, known: set[str]) -> None:
+    """Activation checkpointing under the name the installed transformers knows.
+
+    transformers 5.23 renamed ``gradient_checkpointing(_kwargs)`` to ``activation_checkpointing(_kwargs)``
+    (the old names stay as deprecated aliases); older releases, which vLLM's transformers caps can pull
+    in, know only the old names and reject the new ones. Either spelling in a recipe works with both.
+    """
+    new = "activation_checkpointing" in known
+    names = _CHECKPOINTING if new else _CHECKPOINTING[::-1]
+    kw_names = _CHECKPOINTING_KWARGS if new else _CHECKPOINTING_KWARGS[::-1]
+    if not new:  # translate the new spelling down to the one this transformers has
+        for name, old in ((names[1], names[0]), (kw_names[1], kw_names[0])):
+            if name in settings:
+                settings.setdefault(old, settings.pop(name))
+    on = settings.get(names[0], settings.get(names[1]))
+    if on is None:
+        on = settings[names[0]] = from_spec
+    if on and not any(k in settings for k in kw_names):
+        # non-reentrant checkpointing works with LoRA (frozen inputs) and with DeepSpeed / FSDP
+        settings[kw_names[0]] = {"use_reentrant": False}
+
+
+def _checkpointing_name(key: str, known: dict[str, Any]) -> str:
+    """A checkpointing setting under the name this transformers knows (either spelling is accepted).
+
+    >>> _checkpointing_name("activation_checkpointing", {"gradient_checkpointing": bool})
+    'gradient_checkpointing'
+    """
+    pairs = dict(
+        zip(
+            _CHECKPOINTING + _CHECKPOINTING_KWARGS,
+            _CHECKPOINTING[::-1] + _CHECKPOINTING_KWARGS[::-1],
+            strict=True,
+        )
+    )
+    if key in pairs and key not in known and pairs[key] in known:
+        return pairs[key]
+    return key
+
+
+def _sharded(settings: dict[str, Any]) -> bool:
+    """DeepSpeed or FSDP (from ``accelerate launch`` or trl's own settings): they keep fp32 masters."""
+    launched = any(
+        os.environ.get(f"ACCELERATE_USE_{engine}", "false").lower() == "true"
+        for engine in ("FSDP", "DEEPSPEED")
+    )
+    return launched or bool(settings.get("deepspeed")) or bool(settings.get("fsdp"))
+
+
+def _master_weights(settings: dict[str, Any], recipe: Any) -> None:
+    """Full fine-tuning outside DeepSpeed/FSDP loads the weights in fp32 and autocasts to bf16/fp16.
+
+    A model loaded in bf16 would be stepped in bf16 with no fp32 master copy: at the recipes' learning
+    rates most updates round away. ``model.dtype`` then names the compute precision (trl's ``bf16`` /
+    ``fp16``, when the recipe does not set them). LoRA keeps the base in the recipe's dtype (peft trains
+    the adapters in fp32); a ``dtype`` in the recipe's own ``trainer.model_init_kwargs`` is kept as is.
+    """
+    import torch
+
+    init = settings["model_init_kwargs"]
+    dtype = init.get("dtype")
+    own = recipe.trainer.get("model_init_kwargs")
+    if isinstance(own, dict) and "dtype" in own:
+        return
+    lora = getattr(recipe, "lora", None)
+    if dtype not in (torch.bfloat16, torch.float16) or (lora and lora.enabled) or _sharded(settings):
+        return
+    settings["model_init_kwargs"] = {**init, "dtype": torch.float32}
+    if torch.cuda.is_available():
+        flag = "bf16" if dtype == torch.bfloat16 else "fp16"
+        if flag not in recipe.trainer and not settings.get("fp16" if flag == "bf16" else "bf16"):
+            settings[flag] = True
+
+
+# YAML 1.1 reads no / off / false / yes / on / true as booleans and null / ~ / an empty value as null.
+_FALSE_WORDS = ("no", "none", "off", "false")
+_TRUE_WORDS = ("yes", "on", "true")
+_BOOL_WORDS = {"scale_rewards": {True: "group", False: "none"}}  # trl's GRPOConfig documents these
+
+
+def yaml_word(key: str, value: Any, annotation: Any, field: Any = None) -> Any:
+    """Give trl the word it documents where YAML made a boolean or null of it (``save_strategy: no``).
+
+        Fields that take a boolean (or null) get the value as it is; a field with a fixed set of words gets
+        the matching one (none among them: an error asking for quotes); a free-form string gets null where
+    the setting takes null (``resume_from_checkpoint: no``), else ``"true"`` / ``"false"``.
+
+        >>> from transformers.trainer_utils import SaveStrategy
+        >>> yaml_word("save_strategy", False, SaveStrategy | str), yaml_word("save_strategy", "off", SaveStrategy | str)
+        ('no', 'no')
+        >>> yaml_word("scale_rewards", False, str), yaml_word("bf16", False, bool | None)
+        ('none', False)
+    """
+    args = set(typing.get_args(annotation) or (annotation,))
+    if isinstance(value, bool) and (bool in args or annotation is Any):
+        return value
+    if value is None and type(None) in args:
+        return value
+    if key in _BOOL_WORDS and (isinstance(value, bool) or value is None):
+        return _BOOL_WORDS[key][bool(value)]
+    choices = _choices(args, field)
+    if isinstance(value, str) and (not choices or value in choices):
+        return value
+    if isinstance(value, str):
+        words = _FALSE_WORDS if value.strip().lower() in _FALSE_WORDS else _TRUE_WORDS
+        if value.strip().lower() not in words:
+            return value  # not a YAML boolean word: trl's own check names the choices
+    elif isinstance(value, bool) or value is None:
+        words = _TRUE_WORDS if value else _FALSE_WORDS
+    else:
+        return value
+    for word in words:
+        if word in choices:
+            return word
+    if not choices and str in args:  # a free-form string: null where trl takes it, else the word
+        return None if value in (False, None) and type(None) in args else str(bool(value)).lower()
+    raise ConfigError(
+        f"trainer.{key}: YAML read {value!r} as a boolean or null, which this setting does not take; "
+        f"write the word in quotes{' (one of ' + ', '.join(choices) + ')' if choices else ''}"
+    )
+
+
+def _choices(args: set, field: Any) -> list[str]:
+    """The words a trl/transformers setting accepts: its enum's values or its documented choices."""
+    import enum
+
+    for member in args:
+        if isinstance(member, type) and issubclass(member, enum.Enum):
+            return [str(e.value) for e in member]
+    metadata = getattr(field, "metadata", None) or {}
+    return [str(c) for c in metadata.get("choices", ())]
 
 
 # trl settings that trl's config classes accept out of range and that then fail deep inside training

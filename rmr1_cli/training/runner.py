@@ -151,6 +151,8 @@ def save_final_model(
     sharded = bool(
         getattr(trainer, "is_deepspeed_enabled", False) or getattr(trainer, "is_fsdp_enabled", False)
     )
+    if not sharded and not lora.enabled and base is not None:
+        _to_saved_dtype(model, base)
     if merge and not sharded and not lora.load_in_4bit:
         if trainer.is_world_process_zero():
             model.merge_and_unload().save_pretrained(out, safe_serialization=True)
@@ -166,6 +168,24 @@ def save_final_model(
         (out / "training_args.bin").unlink(missing_ok=True)  # a pickle; the settings are in trainer_args.json
     trainer.accelerator.wait_for_everyone()
     return out
+
+
+def _to_saved_dtype(model, base: ModelSpec) -> None:
+    """Cast fp32 master weights back to the recipe's ``model.dtype`` before saving.
+
+    Outside DeepSpeed/FSDP a bf16 recipe trains fp32 masters (``arguments._master_weights``); the saved
+    model keeps the recipe's dtype, so the next stage (and vLLM's ``dtype=auto``) loads what the recipe
+    named, at half the disk. Training is over: nothing steps these weights again.
+    """
+    import torch
+
+    from rmr1_cli import models
+
+    target = models.resolve_dtype(base, "cuda" if torch.cuda.is_available() else "cpu")
+    if target in (torch.bfloat16, torch.float16) and any(
+        p.dtype == torch.float32 for p in model.parameters()
+    ):
+        model.to(target)
 
 
 def merge_adapter(adapter_dir: Path, out: Path, base: ModelSpec, *, task: str = "causal") -> Path:

@@ -3,7 +3,9 @@
 No machine here reaches a model hub, so rmr1 makes its own: a byte-level BPE tokenizer trained with
 ``tokenizers`` on the project's own text, a ChatML-style chat template with ``{% generation %}``
 markers (so trl can put the loss on assistant turns only), and a small Llama model. A Llama config
-keeps the saved tokenizer pipeline as is (a ``qwen2`` one would be reloaded as Qwen2Tokenizer).
+keeps the saved tokenizer pipeline as is. ``arch="qwen2"`` builds the shipped 7B recipes' architecture
+instead: transformers reloads a ``qwen2`` tokenizer as Qwen2Tokenizer with Qwen2's own normalizer and
+pre-tokenizer, so the tokenizer is trained with that pipeline (otherwise its ids change on reload).
 """
 
 from __future__ import annotations
@@ -44,17 +46,36 @@ def build_tiny_model(
     num_heads: int = 4,
     max_positions: int = 4096,
     seed: int = 0,
+    arch: str = "llama",
 ) -> Path:
-    """Write a tokenizer and a random-weight LlamaForCausalLM (~1M parameters) to ``out_dir``."""
+    """Write a tokenizer and a random-weight causal LM (~1M parameters; ``arch`` llama or qwen2)."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import (
+        LlamaConfig,
+        LlamaForCausalLM,
+        PreTrainedTokenizerFast,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+    )
 
+    if arch not in ("llama", "qwen2"):
+        raise ValueError(f"arch must be llama or qwen2, got {arch!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    if arch == "qwen2":
+        from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+        tokenizer.normalizer = normalizers.NFC()
+        tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        )
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -76,7 +97,10 @@ def build_tiny_model(
     fast.save_pretrained(out)
 
     torch.manual_seed(seed)
-    config = LlamaConfig(
+    config_cls, model_cls = (
+        (Qwen2Config, Qwen2ForCausalLM) if arch == "qwen2" else (LlamaConfig, LlamaForCausalLM)
+    )
+    config = config_cls(
         vocab_size=len(fast),
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 2,
@@ -89,7 +113,7 @@ def build_tiny_model(
         eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,
     )
-    model = LlamaForCausalLM(config)
+    model = model_cls(config)
     model.generation_config.eos_token_id = fast.eos_token_id
     model.generation_config.pad_token_id = fast.pad_token_id
     model.save_pretrained(out, safe_serialization=True)
