@@ -32,3 +32,11 @@ def test_readme_links_point_at_files_that_exist():
     for target in re.findall(r"\]\(([^)#]+)\)", README):
         if "://" not in target:
             assert (ROOT / target).exists(), f"README.md links to {target}, which does not exist"
+
+
+def test_code_map_names_every_module():
+    for module in sorted(PACKAGE.rglob("*.py")):
+        if module.name == "__init__.py":
+            continue
+        named = f"`{module.name}`" in CODE_MAP or f"`{module.stem}`" in CODE_MAP
+        assert named, f"{module.relative_to(ROOT)} is missing from README.md's code map"
