@@ -96,3 +96,26 @@ def test_shipped_recipe_loads_with_the_values_it_sets(path):
     assert_kept(data, recipe, path)
     # what the file leaves out comes from the class's defaults, and it round-trips through recipe.yaml
     assert config.build(type(recipe), yaml.safe_load(config.dump_yaml(recipe)), path) == recipe
+
+
+@pytest.mark.parametrize(
+    ("synth_recipe", "sft_recipes"),
+    [
+        ("recipes/tiny/synth.yaml", ["recipes/tiny/policy-sft-synth.yaml", "recipes/tiny/sft-synth.yaml"]),
+        ("recipes/experiment/synth.yaml", ["recipes/experiment/base.yaml", "recipes/experiment/policy.yaml",
+                                           "recipes/experiment/rm-sft.yaml"]),
+    ],
+)  # fmt: skip
+def test_sft_recipes_accept_the_files_synth_writes_for_them(tmp_path, synth_recipe, sft_recipes):
+    """The SFT recipes the Makefile runs on `rmr1 synth` output load that output under their own checks
+    (a policy's question-answer rows carry no verdict; judge traces must)."""
+    from rmr1_cli.stages import sft, synth
+
+    folder = synth.run(
+        config.load_recipe(ROOT / synth_recipe, config.RECIPES["synth"], [f"output_dir={tmp_path}"])
+    )
+    for path in sft_recipes:
+        recipe = config.load_recipe(ROOT / path, config.RECIPES["sft"])
+        train_file = folder / Path(recipe.train_file).name
+        rows = sft.load_sft_rows(str(train_file), recipe.template, 8, recipe.require_verdict)
+        assert len(rows) == 8, path
