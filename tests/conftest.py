@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,27 @@ def trained(tmp_path_factory, tiny_model_dir):
     from tests import stage_runs
 
     return stage_runs.trained_runs(tmp_path_factory, tiny_model_dir)
+
+
+@pytest.fixture()
+def serve_in_thread():
+    """Start real ``rmr1 serve`` servers on 127.0.0.1 (a free port each) in threads, with a scripted
+    judge unless a generator is given; every one is stopped after the test."""
+    from rmr1_cli.config import ServeRecipe
+    from rmr1_cli.judging.server import build_server
+
+    started = []
+
+    def start(generator=None, **settings):
+        settings.setdefault("batch_wait_ms", 20)
+        recipe = ServeRecipe(port=0, served_model_name="judge", **settings)
+        server = build_server(recipe, generator or ScriptedGenerator(prefer("good")))
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()
+        server.generator.close()

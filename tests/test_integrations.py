@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 from conftest import ScriptedGenerator, prefer
 
-from rmr1_cli.config import JudgeSpec, ModelSpec, ServeRecipe
+from rmr1_cli.config import JudgeSpec, ModelSpec
 from rmr1_cli.data import PreferencePair
 from rmr1_cli.generation import Generation, Generator, SamplingParams
 from rmr1_cli.judging.engine import build_engine
-from rmr1_cli.judging.server import build_server
 from rmr1_cli.rewards.policy import swap_safe_win
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,23 +28,9 @@ TOKEN = "tok-integrations"
 
 
 @pytest.fixture()
-def serve(monkeypatch):
-    started = []
+def serve(monkeypatch, serve_in_thread):
     monkeypatch.setenv("RMR1_TEST_TOKEN", TOKEN)
-
-    def start(generator=None, **settings):
-        settings.setdefault("batch_wait_ms", 20)
-        recipe = ServeRecipe(port=0, served_model_name="judge", **settings)
-        server = build_server(recipe, generator or ScriptedGenerator(prefer("good")))
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.shutdown()
-        server.server_close()
-        server.generator.close()
+    return serve_in_thread
 
 
 def expected(question, response: str, reference: str) -> float:

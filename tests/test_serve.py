@@ -28,31 +28,21 @@ from rmr1_cli.generation.openai import OpenAIGenerator
 from rmr1_cli.generation.transformers import TransformersGenerator
 from rmr1_cli.judging.engine import JudgeEngine
 from rmr1_cli.judging.prompts import load_template
-from rmr1_cli.judging.server import build_server
 
 TOKEN = "tok-test-1234"
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
-def serve(monkeypatch):
-    """Start a real server on 127.0.0.1 (a free port) in a thread; stopped after the test."""
-    started = []
+def serve(monkeypatch, serve_in_thread):
+    """Start a real server on 127.0.0.1 (a free port) in a thread, bearer token required."""
     monkeypatch.setenv("RMR1_TEST_SERVE_TOKEN", TOKEN)
 
     def start(generator=None, **settings):
         settings.setdefault("api_key_env", "RMR1_TEST_SERVE_TOKEN")
-        recipe = ServeRecipe(port=0, served_model_name="judge", batch_wait_ms=20, **settings)
-        server = build_server(recipe, generator or ScriptedGenerator(prefer("good")))
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        started.append(server)
-        return server
+        return serve_in_thread(generator, **settings)
 
-    yield start
-    for server in started:
-        server.shutdown()
-        server.server_close()
-        server.generator.close()
+    return start
 
 
 def request(url, method, path, body=None, *, token=TOKEN, raw=None, headers=None):

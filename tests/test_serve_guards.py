@@ -6,28 +6,19 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import ScriptedGenerator, prefer
 
-from rmr1_cli.config import ServeRecipe
-from rmr1_cli.judging.server import LISTEN_QUEUE, build_server
+from rmr1_cli.judging.server import LISTEN_QUEUE
 
 PAIR = {"prompt": "2+2?", "chosen": "good 4", "rejected": "5"}
 
 
 @pytest.fixture()
-def server():
-    recipe = ServeRecipe(port=0, served_model_name="judge", batch_wait_ms=5, read_timeout_s=0.5)
-    srv = build_server(recipe, ScriptedGenerator(prefer("good")))
-    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    srv.generator.close()
+def server(serve_in_thread):
+    return serve_in_thread(batch_wait_ms=5, read_timeout_s=0.5)
 
 
 def post(srv, path: str, body: bytes, headers: dict) -> tuple[int, dict]:
