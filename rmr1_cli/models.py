@@ -8,7 +8,6 @@ GPU that supports it and fp32 on the CPU.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -166,9 +165,3 @@ def _check_exists(spec: ModelSpec) -> None:
             f"model folder '{name}' does not exist (build the tiny model with `rmr1 tiny-model {name}` "
             "or point model.name_or_path at a trained stage's output)"
         )
-
-
-def read_config(path: str | Path) -> dict:
-    """The config.json of a local model folder (empty for hub ids)."""
-    file = Path(path) / "config.json"
-    return json.loads(file.read_text()) if file.is_file() else {}

@@ -20,8 +20,6 @@ from typing import Any
 
 from rmr1_cli.evaluation.rule import BenchmarkRule
 
-PAIR_RULES = ("benchmark", "both_orders_must_agree")
-
 
 def scalar_outcome(chosen: float, rejected: float) -> tuple[str, float]:
     """(pick, score) of a scalar comparison: strict, a tie scores 0.

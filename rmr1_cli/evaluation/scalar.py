@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rmr1_cli.config import ModelSpec
-from rmr1_cli.data import Conversation, PreferencePair, as_messages
+from rmr1_cli.data import Conversation, as_messages
 
 
 class ScalarScorer:
@@ -57,12 +57,3 @@ class ScalarScorer:
             for i, s, c in zip(idx, logits, cut, strict=True):
                 out[i] = (s, c)
         return out
-
-
-def score_pairs(
-    spec: ModelSpec, pairs: Sequence[PreferencePair], *, batch_size: int = 8
-) -> list[tuple[float, float]]:
-    """(score of chosen, score of rejected) for every pair."""
-    scorer = ScalarScorer(spec, batch_size=batch_size)
-    flat = scorer.score([(p.prompt, a) for p in pairs for a in (p.chosen, p.rejected)])
-    return [(flat[2 * i], flat[2 * i + 1]) for i in range(len(pairs))]

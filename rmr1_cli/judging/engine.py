@@ -120,9 +120,6 @@ class JudgeEngine:
         rng = random.Random(f"{self.seed}:{pair.id}")
         return [rng.choice(["AB", "BA"])]
 
-    def calls_for(self, pair: PreferencePair) -> list[JudgeCall]:
-        return self._plan(pair).calls
-
     def _plan(self, pair: PreferencePair) -> _Plan:
         orders = self.orders_for(pair)
         fitted = self._fit(pair, orders)

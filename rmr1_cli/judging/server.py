@@ -221,12 +221,12 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.recipe.read_timeout_s
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self._handle({"/health": None, "/v1/models": None}, read_body=False)
+        self._handle({"/health": None, "/v1/models": None})
 
     def do_POST(self) -> None:  # noqa: N802
-        self._handle({"/v1/chat/completions": None, "/judge": None, "/get_reward": None}, read_body=True)
+        self._handle({"/v1/chat/completions": None, "/judge": None, "/get_reward": None})
 
-    def _handle(self, routes: dict, read_body: bool) -> None:
+    def _handle(self, routes: dict) -> None:
         started = time.perf_counter()
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
         status = 200
