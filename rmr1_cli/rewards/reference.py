@@ -1,9 +1,10 @@
 """One scalar per response: the judge's swap-safe win probability against a reference answer.
 
-What ``/get_reward`` (OpenRLHF), the verl reward module and ``JudgeReward``'s vs-reference adapter
-compute, in one place so all three give the same number for the same (question, response, reference).
-Pairs are stored with the two answers in sorted order, as ``rewards.policy`` does, so each comparison
-has one cache entry whichever side the response is on.
+What ``/get_reward`` (OpenRLHF) and the verl reward module compute, in one place so both give the same
+number for the same (question, response, reference). ``JudgeReward``'s vs-reference adapter
+(``rewards/policy.py``) keeps its own per-step bookkeeping but scores the same way: pairs stored with the
+two answers in sorted order (one cache entry whichever side the response is on) and
+``adapters.swap_safe_score``.
 """
 
 from __future__ import annotations
