@@ -8,8 +8,10 @@ dotted path above it, so the user reads e.g. ``recipe.yaml: judge.samples: must 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from rmr1_cli.errors import ConfigError
+from rmr1_cli.redaction import redact_text
 
 
 class FieldError(ConfigError):
@@ -48,3 +50,29 @@ def between(spec: Any, key: str, low: float, high: float, *, above_low: bool = F
     if (value <= low if above_low else value < low) or value > high:
         interval = f"{'(' if above_low else '['}{low:g}, {high:g}]"
         raise FieldError(key, f"must be in {interval}, got {value}")
+
+
+def http_urls(value: str | list[str] | None, key: str) -> tuple[str, ...]:
+    """The URLs of a field holding one URL, a list of them, or URLs separated by commas; each must be
+    an http(s) URL with a host, and none may repeat.
+
+    >>> http_urls(["http://a/v1", "https://b/v1"], "base_url")
+    ('http://a/v1', 'https://b/v1')
+    >>> http_urls("127.0.0.1:8000/v1", "base_url")
+    Traceback (most recent call last):
+    rmr1_cli.config.checks.FieldError: base_url: '127.0.0.1:8000/v1' is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)
+    """
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    urls = tuple(str(url).strip() for url in items if str(url).strip())
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise FieldError(
+                key, f"{redact_text(url)!r} is not an http(s) URL (e.g. http://127.0.0.1:8000/v1)"
+            )
+    repeated = sorted({url for url in urls if urls.count(url) > 1})
+    if repeated:
+        raise FieldError(key, f"lists {redact_text(repeated[0])} more than once")
+    return urls

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rmr1_cli.config.checks import FieldError, at_least, between, require
+from rmr1_cli.config.checks import FieldError, at_least, between, http_urls, require
 from rmr1_cli.errors import ConfigError
 
 
@@ -58,7 +58,7 @@ class GenerationSpec:
     top_p: float = 1.0
     batch_size: int = 16
     stop_at_verdict: bool = True
-    base_url: str | None = None
+    base_url: str | list[str] | None = None  # one URL, or several servers of the same model
     served_model: str | None = None
     api_key_env: str | None = None
     concurrency: int = 8
@@ -73,6 +73,16 @@ class GenerationSpec:
         between(self, "top_p", 0.0, 1.0, above_low=True)
         between(self, "gpu_memory_utilization", 0.0, 1.0, above_low=True)
         require(self.timeout_s > 0, "timeout_s", f"must be positive, got {self.timeout_s}")
+        http_urls(self.base_url, "base_url")
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        """``base_url`` as a tuple of URLs (a list, or one string with the URLs separated by commas).
+
+        >>> GenerationSpec(base_url="http://a:8000/v1, http://b:8000/v1").base_urls
+        ('http://a:8000/v1', 'http://b:8000/v1')
+        """
+        return http_urls(self.base_url, "base_url")
 
 
 @dataclass(frozen=True)

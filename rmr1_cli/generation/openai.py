@@ -2,9 +2,15 @@
 hosted teacher models.
 
 Standard library only (``urllib``). Requests run ``concurrency`` at a time; timeouts, rate limits (429),
-server errors (5xx) and dropped connections are retried with exponential backoff. The API key is read
-from the environment variable the recipe names (``generation.api_key_env``) and is only ever put in the
-Authorization header: never in messages, logs, identities or output files.
+server errors (5xx) and dropped connections are retried with exponential backoff. With several base URLs
+(servers of the same model) each request goes to the least busy server that is up, and a failed one is
+retried on another server at once (``endpoints.py``). The API key is read from the environment variable
+the recipe names (``generation.api_key_env``) and is only ever put in the Authorization header: never in
+messages, logs, identities or output files.
+
+The identity (part of every judgment's cache key) is the served model name, not the URL: moving the
+servers, or running more or fewer of them, reuses the cache. Give different models different served
+names (vLLM's ``--served-model-name``, ``rmr1 serve served_model_name=``).
 
 Servers drop the stop string from the text they return (OpenAI semantics). The judge's parser needs the
 closing verdict tag, so a closing tag such as ``</answer>`` is put back when the text ends inside the
@@ -21,25 +27,31 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from rmr1_cli.config import GenerationSpec, ModelSpec
 from rmr1_cli.errors import ConfigError, GenerationError
 from rmr1_cli.generation import Generation, Generator, SamplingParams
 from rmr1_cli.generation.base import backend_stops, cut_at_stop
+from rmr1_cli.generation.endpoints import Endpoints
+from rmr1_cli.redaction import redact, redact_text
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+BUSY_STATUS = {408, 409, 425, 429}  # the server is up but cannot take this request now: not marked down
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 FATAL_STATUS = {401, 403, 404}  # every request would fail the same way: stop the run
 
 
 class OpenAIGenerator(Generator):
-    """Chat completions against ``base_url`` (e.g. ``http://127.0.0.1:8000/v1``)."""
+    """Chat completions against ``base_url`` (e.g. ``http://127.0.0.1:8000/v1``), or spread over several
+    base URLs serving the same model."""
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         model: str,
         *,
         api_key: str | None = None,
@@ -48,8 +60,11 @@ class OpenAIGenerator(Generator):
         max_retries: int = 4,
         batch_size: int = 16,
         backoff_s: float = 1.0,
+        down_s: float = 30.0,
     ):
-        self.base_url = base_url.rstrip("/")
+        self.endpoints = Endpoints([base_url] if isinstance(base_url, str) else base_url, down_s=down_s)
+        self.base_urls = self.endpoints.urls
+        self.base_url = self.base_urls[0]
         self.model = model
         self._api_key = api_key
         self.concurrency = max(1, concurrency)
@@ -58,17 +73,20 @@ class OpenAIGenerator(Generator):
         self.backoff_s = backoff_s
         # enough rows per engine batch to keep every connection busy
         self.batch_size = max(batch_size, 4 * self.concurrency)
-        self.identity = f"openai:{self.base_url}:{model}"
+        self.identity = f"openai:{model}"  # no URL: the same model behind other servers reuses the cache
         self.context_length = None  # unknown: the engine counts such prompts as length-unchecked
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="rmr1-http")
-        host = urllib.parse.urlsplit(self.base_url).hostname or ""
         # a server on this machine is reached directly, whatever HTTP(S)_PROXY says
-        handlers = [urllib.request.ProxyHandler({})] if host in ("127.0.0.1", "localhost", "::1") else []
-        self._opener = urllib.request.build_opener(*handlers)
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        proxied = urllib.request.build_opener()
+        self._openers = {
+            url: direct if (urllib.parse.urlsplit(url).hostname or "") in LOCAL_HOSTS else proxied
+            for url in self.base_urls
+        }
 
     @classmethod
     def from_spec(cls, model: ModelSpec, spec: GenerationSpec) -> OpenAIGenerator:
-        if not spec.base_url:
+        if not spec.base_urls:
             raise ConfigError(
                 "generation.backend=openai needs generation.base_url (e.g. http://127.0.0.1:8000/v1)"
             )
@@ -86,7 +104,7 @@ class OpenAIGenerator(Generator):
                     "empty or unset; export the key there"
                 )
         return cls(
-            spec.base_url,
+            spec.base_urls,
             name,
             api_key=api_key,
             concurrency=spec.concurrency,
@@ -96,7 +114,8 @@ class OpenAIGenerator(Generator):
         )
 
     def __repr__(self) -> str:  # never show the key
-        return f"OpenAIGenerator({self.base_url!r}, {self.model!r})"
+        urls = self.base_url if len(self.base_urls) == 1 else list(self.base_urls)
+        return f"OpenAIGenerator({redact(urls)!r}, {self.model!r})"
 
     def generate(self, conversations, params: SamplingParams) -> list[Generation]:
         bodies = [self._body(c, params, params.seed_for(i)) for i, c in enumerate(conversations)]
@@ -120,33 +139,51 @@ class OpenAIGenerator(Generator):
         return body
 
     def _complete(self, body: dict, params: SamplingParams) -> Generation:
-        url = f"{self.base_url}/chat/completions"
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        problem = ""
+        problems: dict[str, str] = {}  # base URL -> what went wrong there last
+        tried: set[str] = set()  # servers that failed this request: a retry goes elsewhere when it can
         for attempt in range(self.max_retries + 1):
-            if attempt:
+            if attempt and not self.endpoints.has_other(tried):  # nowhere fresh to go: back off first
                 pause = self.backoff_s * 2 ** (attempt - 1) * (0.5 + random.random())
-                log.debug("retrying %s in %.1fs (%s)", url, pause, problem)
+                log.debug("retrying in %.1fs (%s)", pause, redact_text("; ".join(problems.values())))
                 time.sleep(pause)
+            base = self.endpoints.acquire(tried)
+            url = f"{base}/chat/completions"
+            ok = False
             try:
                 request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-                with self._opener.open(request, timeout=self.timeout_s) as response:
-                    return _generation(json.loads(response.read()), params)
+                with self._openers[base].open(request, timeout=self.timeout_s) as response:
+                    generation = _generation(json.loads(response.read()), params)
+                ok = True
+                return generation
             except urllib.error.HTTPError as exc:
                 message = _error_message(exc)
+                ok = exc.code not in RETRY_STATUS or exc.code in BUSY_STATUS  # it answered: it is up
                 if exc.code in FATAL_STATUS:
-                    raise GenerationError(f"{url}: HTTP {exc.code}: {message}") from None
+                    raise GenerationError(redact_text(f"{url}: HTTP {exc.code}: {message}")) from None
                 if exc.code not in RETRY_STATUS:  # e.g. 400 for a prompt over the server's context
                     return Generation("", 0, "error", f"HTTP {exc.code}: {message}")
-                problem = f"HTTP {exc.code}: {message}"
+                problems[base] = f"HTTP {exc.code}: {message}"
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-                problem = str(getattr(exc, "reason", exc))
+                problems[base] = str(getattr(exc, "reason", exc))
             except (ValueError, KeyError, IndexError, TypeError) as exc:
-                problem = f"unreadable response ({exc})"
-        raise GenerationError(f"{url}: no answer after {self.max_retries + 1} tries: {problem}")
+                problems[base] = f"unreadable response ({exc})"
+            finally:
+                self.endpoints.release(base, ok=ok)
+            tried.add(base)
+        tries = self.max_retries + 1
+        if len(self.base_urls) == 1:
+            url = f"{self.base_url}/chat/completions"
+            raise GenerationError(
+                redact_text(f"{url}: no answer after {tries} tries: {problems[self.base_url]}")
+            )
+        detail = "; ".join(f"{base}: {problem}" for base, problem in problems.items())
+        raise GenerationError(
+            redact_text(f"no answer after {tries} tries from any of {', '.join(self.base_urls)}: {detail}")
+        )
 
 
 def _generation(payload: dict, params: SamplingParams) -> Generation:
