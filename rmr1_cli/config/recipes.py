@@ -135,9 +135,14 @@ class JudgeRecipe:
     judge: JudgeSpec = field(default_factory=JudgeSpec)
     pairs_file: str = "data/samples/pairs.jsonl"
     limit: int | None = None
+    # pairs read, judged and appended to results.jsonl at a time: memory does not grow with the file
+    chunk_size: int = 512
+    # under torchrun / accelerate launch: how long rank 0 waits for the other ranks before merging
+    merge_timeout_s: float = 3600.0
 
     def __post_init__(self) -> None:
-        at_least(self, 1, "limit")
+        at_least(self, 1, "limit", "chunk_size")
+        at_least(self, 0, "merge_timeout_s")
 
 
 @dataclass(frozen=True)

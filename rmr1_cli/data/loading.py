@@ -16,13 +16,14 @@ Decisions:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from rmr1_cli.data import layouts
 from rmr1_cli.data.files import read_rows
+from rmr1_cli.data.hash_index import HashIndex
 from rmr1_cli.data.records import (
     Message,
     PreferencePair,
@@ -96,6 +97,19 @@ def load_pairs(
     path: str | Path, *, limit: int | None = None, fields: Mapping[str, str] | None = None
 ) -> list[PreferencePair]:
     """Load preference pairs. ``fields`` maps canonical names to the file's, e.g. {"prompt": "question"}."""
+    return list(iter_pairs(path, limit=limit, fields=fields))
+
+
+def iter_pairs(
+    path: str | Path,
+    *,
+    limit: int | None = None,
+    fields: Mapping[str, str] | None = None,
+    checked: bool = False,
+) -> Iterator[PreferencePair]:
+    """``load_pairs`` one pair at a time, with the same checks and messages: reading a file of any
+    length holds one row (and a small hash per id, to refuse duplicates) in memory. ``checked``: a
+    pass over a file already read through once, which neither looks for duplicate ids nor warns."""
 
     _check_fields(fields, ("id", "prompt", "chosen", "rejected", "subset"))
 
@@ -117,13 +131,13 @@ def load_pairs(
             meta=r.rest("id", "prompt", "chosen", "rejected", "subset"),
         )
 
-    pairs = _collect(path, limit, build, lambda pair: pair.id)
-    same = sum(pair.chosen == pair.rejected for pair in pairs)
-    if same:
-        log.warning(
-            "%s: %d of %d pairs have chosen == rejected; they carry no preference", path, same, len(pairs)
-        )
-    return pairs
+    same = count = 0
+    for pair in _stream(path, limit, build, (lambda pair: None) if checked else (lambda pair: pair.id)):
+        same += pair.chosen == pair.rejected
+        count += 1
+        yield pair
+    if same and not checked:
+        log.warning("%s: %d of %d pairs have chosen == rejected; they carry no preference", path, same, count)
 
 
 def load_prompts(
@@ -264,23 +278,46 @@ def _collect(
     path: str | Path, limit: int | None, build: Callable[[str, dict], Any], id_of: Callable[[Any], str | None]
 ) -> list:
     """Build a record from each row, stop at ``limit``, and refuse duplicate ids (naming both rows)."""
+    return list(_stream(path, limit, build, id_of))
+
+
+def _stream(
+    path: str | Path, limit: int | None, build: Callable[[str, dict], Any], id_of: Callable[[Any], str | None]
+) -> Iterator:
+    """``_collect`` one record at a time. Ids seen are kept as their hashes (an int each, not the id
+    and its location); the first row of a duplicate is found again by reading the file once more."""
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be None or at least 1, got {limit}")
-    records: list = []
-    first_seen: dict[str, str] = {}
+    seen = HashIndex()  # hash(id) -> 1: about 40 bytes an id
+    count = 0
     with closing(read_rows(path)) as rows:
         for location, row in rows:
             record = build(location, row)
             record_id = id_of(record)
             if record_id is not None:
-                if record_id in first_seen:
-                    raise DataError(
-                        f"{location}: duplicate id '{record_id}', first used at "
-                        f"{first_seen[record_id]}; ids must be unique (a hashed id repeats "
-                        "when two rows are identical: remove one)"
-                    )
-                first_seen[record_id] = location
-            records.append(record)
-            if limit is not None and len(records) >= limit:
+                if hash(record_id) in seen:
+                    first = _first_use(path, build, id_of, record_id, location)
+                    if first is not None:
+                        raise DataError(
+                            f"{location}: duplicate id '{record_id}', first used at "
+                            f"{first}; ids must be unique (a hashed id repeats "
+                            "when two rows are identical: remove one)"
+                        )
+                seen[hash(record_id)] = 1
+            count += 1
+            yield record
+            if limit is not None and count >= limit:
                 break
-    return records
+
+
+def _first_use(
+    path: str | Path, build: Callable[[str, dict], Any], id_of: Callable, record_id: str, until: str
+) -> str | None:
+    """Where ``record_id`` was first used before the row at ``until``; None: only its hash repeated."""
+    with closing(read_rows(path)) as rows:
+        for location, row in rows:
+            if location == until:
+                return None
+            if id_of(build(location, row)) == record_id:
+                return location
+    return None

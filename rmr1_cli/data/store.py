@@ -1,10 +1,13 @@
 """An append-only JSONL file of keyed rows that a resumable run grows as it goes: the judgment cache,
 the generation cache and the policy answers cache are each this store plus their own key and row type.
 
-- Small in memory: only ``key -> (byte offset, length, version)`` is kept; a row is read back from disk
-  when asked for, so opening a cache of 100K long texts costs a scan, not 100K parsed rows.
+- Small in memory: only ``hash(key) -> byte offset`` is kept, in a ``HashIndex`` (about 40 bytes a
+  row, not the ~250 of a dict of keys and tuples), plus the version of the few keys that have one; a
+  row is read back from disk when asked for, and its key is checked there, so two keys whose hashes
+  collide cost a regeneration, never a wrong row. Opening a cache of 10M texts costs a scan.
 - One writer: an exclusive advisory lock (``PATH.lock``) is held while a store is open, and a second
-  process is refused with a clear error. Stores of one process share the lock (stages open a cache
+  process is refused with a clear error. A filesystem without ``flock`` gets an exclusively created
+  ``PATH.lock.held`` instead (``acquire_lock``). Stores of one process share the lock (stages open a cache
   again after one another). The OS drops the lock when the process dies, SIGKILL included.
 - Crash-safe: each batch is serialised whole, then appended with one write, flush and fsync, so a killed
   run loses at most the batch in flight and never half a row. A torn last line (a run killed mid-write,
@@ -17,13 +20,16 @@ the generation cache and the policy answers cache are each this store plus their
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import socket
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from rmr1_cli.data.hash_index import HashIndex
 from rmr1_cli.data.writing import jsonl_line, naming
 from rmr1_cli.errors import ConfigError, DataError
 
@@ -37,14 +43,18 @@ class JsonlStore(Mapping[str, dict]):
     """Rows keyed by their ``"key"`` field; ``store[key]`` reads the row with the highest version.
 
     ``version`` names an integer field (absent: 0) that orders the lines of one key; None: every line
-    of a key has version 0 and the last one wins. ``what`` names a row in error messages.
+    of a key has version 0 and the last one wins. ``what`` names a row in error messages. ``expected``:
+    how many keys the store will hold, if known (its index is sized for them once).
     """
 
-    def __init__(self, path: str | Path, *, version: str | None = None, what: str = "record"):
+    def __init__(
+        self, path: str | Path, *, version: str | None = None, what: str = "record", expected: int = 600
+    ):
         self.path = Path(path)
         self.version_field = version
         self.what = what
-        self._index: dict[str, tuple[int, int, int]] = {}  # key -> (offset, length, version)
+        self._offsets = HashIndex(expected)  # hash(key) -> byte offset of the key's winning line
+        self._versions: dict[str, int] = {}  # keys whose winning line has a version other than 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = acquire_lock(self.path)
         self._file: BinaryIO | None = None
@@ -59,28 +69,80 @@ class JsonlStore(Mapping[str, dict]):
     # -- reading ------------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._offsets)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
+        """The stored keys, in the order their winning lines are in the file (reads the file)."""
+        with open(self.path, "rb") as handle:
+            offset = 0
+            for number, line in enumerate(iter(handle.readline, b""), start=1):
+                if line.strip():
+                    key, _ = self._read_identity(line, number)
+                    if self._offsets.get(hash(key)) == offset:
+                        yield key
+                offset += len(line)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._index
+        return isinstance(key, str) and self._offset_of(key) is not None
 
     def __getitem__(self, key: str) -> dict:
-        offset, length, _ = self._index[key]
-        self._file.seek(offset)
+        offset = self._offsets.get(hash(key))
+        row = None if offset is None else self._row_at(offset)
+        if row is None or row.get(KEY) != key:
+            raise KeyError(key)
+        return row
+
+    def version_of(self, key: str) -> int | None:
+        """The stored version of ``key``; None when the key is not stored."""
+        return None if self._offset_of(key) is None else self._versions.get(key, 0)
+
+    def _offset_of(self, key: str) -> int | None:
+        """Where ``key``'s winning line starts; None when it is not stored (or only its hash is)."""
+        offset = self._offsets.get(hash(key))
+        if offset is None:
+            return None
+        return offset if self._key_at(offset) == key else None
+
+    def _row_at(self, offset: int) -> dict:
+        line = self._line_from(offset)
         try:
-            return json.loads(self._file.read(length))
+            row = json.loads(line)
         except ValueError as err:  # the file changed under the store (another writer ignoring the lock)
             raise DataError(
                 f"{self.path}:{self._line_at(offset)}: not valid JSON ({_reason(err)}); {self._afresh()}"
             ) from None
+        return row if isinstance(row, dict) else {}
 
-    def version_of(self, key: str) -> int | None:
-        """The stored version of ``key``; None when the key is not stored."""
-        where = self._index.get(key)
-        return None if where is None else where[2]
+    def _line_from(self, offset: int) -> bytes:
+        """The line starting at ``offset``, read with ``pread``: a scan reading the file line by line
+        at its own position is not disturbed."""
+        parts = []
+        while True:
+            block = os.pread(self._file.fileno(), 1 << 16, offset)
+            end = block.find(b"\n")
+            if end >= 0 or not block:
+                parts.append(block if end < 0 else block[: end + 1])
+                return b"".join(parts)
+            parts.append(block)
+            offset += len(block)
+
+    def _key_at(self, offset: int) -> str | None:
+        """The key of the line at ``offset``, read without parsing the row when the store wrote it."""
+        head = os.pread(self._file.fileno(), 512, offset)
+        if head.startswith(_HEAD):
+            end = head.find(b'"', len(_HEAD))
+            raw = head[len(_HEAD) : end]
+            if end > 0 and b"\\" not in raw:
+                return raw.decode("utf-8", "replace")
+        key = self._row_at(offset).get(KEY)
+        return key if isinstance(key, str) else None
+
+    def _put(self, key: str, offset: int, version: int) -> None:
+        self._offsets[hash(key)] = offset
+        if version:
+            self._versions[key] = version
+        elif self._versions:
+            self._versions.pop(key, None)
 
     # -- writing ------------------------------------------------------------------------------------
 
@@ -106,7 +168,7 @@ class JsonlStore(Mapping[str, dict]):
             self._file.flush()
             os.fsync(self._file.fileno())
         for key, version, line in fresh:
-            self._index[key] = (offset, len(line), version)
+            self._put(key, offset, version)
             offset += len(line)
         return len(fresh)
 
@@ -133,9 +195,9 @@ class JsonlStore(Mapping[str, dict]):
         for number, line in enumerate(iter(self._file.readline, b""), start=1):
             if line.strip():  # blank lines carry nothing
                 key, version = self._read_identity(line, number)
-                stored = self.version_of(key)
+                stored = self.version_of(key) if hash(key) in self._offsets else None
                 if stored is None or stored <= version:
-                    self._index[key] = (offset, len(line), version)
+                    self._put(key, offset, version)
             offset += len(line)
 
     def _read_identity(self, line: bytes, number: int) -> tuple[str, int]:
@@ -263,11 +325,18 @@ def _reason(err: ValueError) -> str:
 
 
 _HELD: dict[Path, list] = {}  # resolved path -> [lock file handle, open stores of this process]
+# flock errors that mean "this filesystem has no such locks" (NFS without lockd, some FUSE and object
+# stores), not "another process holds it"
+_NO_FLOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 
 
 def acquire_lock(path: Path, busy: str | None = None) -> Path | None:
     """Take (or share, within this process) the exclusive lock of ``path`` (the file ``PATH.lock``);
-    ConfigError, with ``busy`` as its message when given, when another process holds it."""
+    ConfigError, with ``busy`` as its message when given, when another process holds it.
+
+    Where the filesystem refuses ``flock`` the lock is a file ``PATH.lock.held`` created with
+    O_CREAT|O_EXCL (atomic on NFS v3+), holding the owner's host and pid; unlike a flock it outlives a
+    killed process, and the message says to delete it then."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX: no lock
@@ -277,16 +346,44 @@ def acquire_lock(path: Path, busy: str | None = None) -> Path | None:
     if held is not None:
         held[1] += 1
         return resolved
+    message = (
+        busy or f"{path} is being written by another rmr1 process; wait for it or use another output_dir"
+    )
     handle = open(path.with_name(path.name + ".lock"), "w")  # noqa: SIM115 - held while the store is open
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as exc:
         handle.close()
-        raise ConfigError(
-            busy or f"{path} is being written by another rmr1 process; wait for it or use another output_dir"
-        ) from None
+        if exc.errno not in _NO_FLOCK:
+            raise ConfigError(message) from None
+        handle = _HeldFile.claim(path.with_name(path.name + ".lock.held"), message, exc)
     _HELD[resolved] = [handle, 1]
     return resolved
+
+
+class _HeldFile:
+    """The lock of a filesystem without ``flock``: a file that exists while the lock is held."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @classmethod
+    def claim(cls, path: Path, busy: str, why: OSError) -> _HeldFile:
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            owner = path.read_text(errors="replace").strip() if path.exists() else "?"
+            raise ConfigError(
+                f"{busy} ({path} exists, written by {owner}; this filesystem has no flock, so a killed "
+                "run leaves it behind: delete it if no rmr1 process is running)"
+            ) from None
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(f"{socket.gethostname()} pid {os.getpid()}\n")
+        log.warning("%s: flock refused (%s); locking with %s instead", path.parent, why.strerror, path.name)
+        return cls(path)
+
+    def close(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def release_lock(resolved: Path | None) -> None:
@@ -295,5 +392,5 @@ def release_lock(resolved: Path | None) -> None:
         return
     held[1] -= 1
     if held[1] == 0:
-        held[0].close()  # closing the file releases the flock
+        held[0].close()  # closing the file releases the flock; a held file is removed
         del _HELD[resolved]

@@ -20,8 +20,8 @@ _FIELDS = frozenset(f.name for f in fields(JudgmentRecord))
 class JudgmentCache:
     """Judgment records by key (the engine's ``call_key``), the latest attempt of each."""
 
-    def __init__(self, path: str | Path):
-        self.store = JsonlStore(path, version="attempt", what="judgment record")
+    def __init__(self, path: str | Path, *, expected: int = 600):
+        self.store = JsonlStore(path, version="attempt", what="judgment record", expected=expected)
         self.path = self.store.path
 
     def __len__(self) -> int:

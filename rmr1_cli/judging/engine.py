@@ -21,16 +21,20 @@ How a call to ``JudgeEngine.judge`` runs:
 4. Retry (only when ``judge.retry_invalid`` > 0): unparseable judgments are asked again, at most that
    many times, sampling (a greedy retry would repeat itself); valid ones are never re-asked.
 5. Aggregate, per pair in input order (see ``aggregate``).
+
+``judge`` runs these steps once over all its pairs; ``judge_stream`` runs them chunk by chunk, so the
+``rmr1 judge`` stage holds one chunk in memory whatever the size of its file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -57,6 +61,7 @@ def build_engine(
     seed: int,
     cache_path: str | Path | None = None,
     generator: Generator | None = None,
+    expected_pairs: int | None = None,
 ) -> JudgeEngine:
     """The one way to build a judge engine: its template, sampling settings, cache file and generator.
 
@@ -71,7 +76,9 @@ def build_engine(
     stop = (VERDICT_STOP,) if judge.generation.stop_at_verdict else ()
     params = SamplingParams.from_spec(judge.generation, seed=seed, stop=stop)
     params = replace(params, stop_after=THINK_CLOSE if template.thinks and stop else None)
-    cache = JudgmentCache(cache_path) if cache_path is not None else None
+    # the cache's index is sized once for the judgments of ``expected_pairs`` (a hint; it grows if need be)
+    slots = (expected_pairs or 0) * (2 if judge.both_orders else 1) * judge.samples
+    cache = JudgmentCache(cache_path, expected=max(600, slots)) if cache_path is not None else None
     if generator is None:
         generator = build_generator(judge.model, judge.generation)
     return JudgeEngine(generator, template, judge, params, cache=cache, seed=seed)
@@ -243,6 +250,38 @@ class JudgeEngine:
 
     def judge(self, pairs: Sequence[PreferencePair], *, description: str = "judging") -> list[PairResult]:
         """Judge every pair (cached judgments are reused) and aggregate per pair, in input order."""
+        slots = self._slots_per_pair(pairs[0]) if pairs else 1
+        with _Progress(description, slots, self.show_progress) as bar:
+            return self._judge_chunk(pairs, bar)
+
+    def judge_stream(
+        self, pairs: Iterable[PreferencePair], chunk_size: int, *, description: str = "judging"
+    ) -> Iterator[list[PairResult]]:
+        """Judge ``pairs`` ``chunk_size`` at a time and yield each chunk's results, in input order.
+
+        Only one chunk is held in memory, so a file of any length is judged in bounded memory (the
+        ``rmr1 judge`` stage writes each chunk out before the next is read). The results are those of
+        ``judge`` on the whole list: a judgment's key and seed do not depend on its neighbours; only the
+        batches the generator sees differ (length-sorted within a chunk rather than over the file).
+        """
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+        stream = iter(pairs)
+        bar = None
+        try:
+            while chunk := list(itertools.islice(stream, chunk_size)):
+                if bar is None:
+                    bar = _Progress(description, self._slots_per_pair(chunk[0]), self.show_progress)
+                    bar.__enter__()
+                yield self._judge_chunk(chunk, bar)
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+
+    def _slots_per_pair(self, pair: PreferencePair) -> int:
+        return max(1, len(self.orders_for(pair)) * self.spec.samples)
+
+    def _judge_chunk(self, pairs: Sequence[PreferencePair], bar: _Progress) -> list[PairResult]:
         started = time.perf_counter()
         if self.spec.solve_first:
             self.solve(pairs)
@@ -255,15 +294,13 @@ class JudgeEngine:
                 final[key] = self._reread(cached)
         before = dict(final)
         todo = [c for key, c in calls.items() if key not in final]
-        slots_per_pair = max(1, len(self.orders_for(pairs[0])) * self.spec.samples) if pairs else 1
-        with _Progress(description, slots_per_pair, self.show_progress) as bar:
-            self._run(todo, 0, final, bar)
-            for attempt in range(1, self.spec.retry_invalid + 1):
-                retry = [calls[k] for k, r in final.items() if not r.valid and r.attempt < attempt]
-                if not retry:
-                    break
-                self.stats.retried += len(retry)
-                self._run(retry, attempt, final, bar)
+        self._run(todo, 0, final, bar)
+        for attempt in range(1, self.spec.retry_invalid + 1):
+            retry = [calls[k] for k, r in final.items() if not r.valid and r.attempt < attempt]
+            if not retry:
+                break
+            self.stats.retried += len(retry)
+            self._run(retry, attempt, final, bar)
         results = [self._aggregate(plan, final, before) for plan in plans]
         self.stats.seconds += time.perf_counter() - started
         return results

@@ -3,8 +3,9 @@ and the summary of a list of pair results that every stage reports."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from typing import Literal
 
 Order = Literal["AB", "BA"]  # "AB": chosen shown as Chatbot A; "BA": chosen shown as Chatbot B
@@ -106,24 +107,78 @@ class JudgeStats:
         return d
 
 
-def summarize_pairs(results: Sequence[PairResult]) -> dict:
+def summarize_pairs(results: Iterable[PairResult]) -> dict:
     """Accuracy (mean score of the judged pairs), valid-verdict rate, swap consistency, outcome counts
     and ``cut_off``: judgments stopped by ``max_new_tokens``, kept apart so a budget too small for a
     thinking judge is not mistaken for a judge that cannot write a verdict.
 
     Skipped pairs count in ``pairs`` and ``outcomes`` only.
     """
-    scored = [r for r in results if r.outcome != "skipped"]
-    judgments = sum(r.n_judgments for r in scored)
-    checked = [r for r in scored if r.consistent is not None]
-    outcomes: dict[str, int] = {}
-    for r in results:
-        outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
-    return {
-        "pairs": len(results),
-        "accuracy": sum(r.score for r in scored) / len(scored) if scored else None,
-        "valid_rate": sum(r.n_valid for r in scored) / judgments if judgments else None,
-        "consistency": sum(bool(r.consistent) for r in checked) / len(checked) if checked else None,
-        "cut_off": sum(j.finish_reason == "length" for r in scored for j in r.judgments),
-        "outcomes": outcomes,
-    }
+    summary = PairSummary()
+    for result in results:
+        summary.add(result)
+    return summary.as_dict()
+
+
+@dataclass
+class PairSummary:
+    """The sums behind ``summarize_pairs``, added one result at a time: a stream of any length is
+    summarised in constant memory, and the summaries of shards add up to the summary of the whole.
+
+    The score is summed exactly (a Fraction of the float scores), so the accuracy does not depend on
+    the order the results were added in: shards merged give the very float one process gives.
+
+    >>> a, b = PairSummary(), PairSummary(scored=2, score=Fraction(3, 2), outcomes={"chosen": 1, "tie": 1})
+    >>> a.merge(b).merge(b).as_dict()["accuracy"], a.outcomes
+    (0.75, {'chosen': 2, 'tie': 2})
+    """
+
+    pairs: int = 0
+    scored: int = 0  # pairs not skipped as too long
+    score: Fraction = Fraction(0)
+    valid: int = 0
+    judgments: int = 0
+    checked: int = 0  # pairs with a consistency flag
+    consistent: int = 0
+    cut_off: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, r: PairResult) -> None:
+        self.pairs += 1
+        self.outcomes[r.outcome] = self.outcomes.get(r.outcome, 0) + 1
+        if r.outcome == "skipped":
+            return
+        self.scored += 1
+        self.score += Fraction(r.score)
+        self.valid += r.n_valid
+        self.judgments += r.n_judgments
+        if r.consistent is not None:
+            self.checked += 1
+            self.consistent += bool(r.consistent)
+        self.cut_off += sum(j.finish_reason == "length" for j in r.judgments)
+
+    def merge(self, other: PairSummary) -> PairSummary:
+        """Add another shard's sums to these; returns self."""
+        for name in ("pairs", "scored", "score", "valid", "judgments", "checked", "consistent", "cut_off"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for outcome, n in other.outcomes.items():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + n
+        return self
+
+    def to_json(self) -> dict:
+        """The sums as JSON (the score as an exact "numerator/denominator")."""
+        return asdict(self) | {"score": str(self.score)}
+
+    @classmethod
+    def from_json(cls, row: dict) -> PairSummary:
+        return cls(**(row | {"score": Fraction(row["score"])}))
+
+    def as_dict(self) -> dict:
+        return {
+            "pairs": self.pairs,
+            "accuracy": float(self.score / self.scored) if self.scored else None,
+            "valid_rate": self.valid / self.judgments if self.judgments else None,
+            "consistency": self.consistent / self.checked if self.checked else None,
+            "cut_off": self.cut_off,
+            "outcomes": self.outcomes,
+        }

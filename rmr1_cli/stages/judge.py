@@ -2,19 +2,29 @@
 
 Outputs in ``output_dir``:
     judgments.jsonl   every judge output (both orders, k samples), parsed; also the resume cache
-    results.jsonl     one aggregated row per pair (P(chosen), outcome, swap consistency, ...)
+    results.jsonl     one aggregated row per pair (P(chosen), outcome, swap consistency, ...), in input
+                      order, appended chunk by chunk (``chunk_size`` pairs): a killed run keeps its rows
     metrics.json      counts, valid rate, consistency, position preference, tokens, time
+
+The file is read twice, one row at a time: once to check every row before a model loads, once to
+judge. Memory holds one chunk, the cache's index and a hash per pair id, whatever the file's length.
+Under ``torchrun``/``accelerate launch`` each rank judges its shard into its own files and rank 0
+merges them into the files above (``judging/sharding.py``).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from rmr1_cli import data
+from rmr1_cli import config
 from rmr1_cli.config import JudgeRecipe
 from rmr1_cli.console import summary_table
+from rmr1_cli.data.loading import iter_pairs
 from rmr1_cli.judging import engine as engine_module
-from rmr1_cli.judging.records import summarize_pairs
+from rmr1_cli.judging import sharding
+from rmr1_cli.judging.records import PairSummary
+from rmr1_cli.judging.results_log import ResultsLog
 from rmr1_cli.reports.formatting import percent
 from rmr1_cli.run_dir import RunDir
 
@@ -23,20 +33,54 @@ METRICS = ("pairs", "accuracy", "valid_rate", "consistency", "cut_off", "outcome
 
 
 def run(recipe: JudgeRecipe) -> Path:
-    pairs = data.load_pairs(recipe.pairs_file, limit=recipe.limit)
+    shard = sharding.Shard.from_env()
+    total = sum(1 for _ in iter_pairs(recipe.pairs_file, limit=recipe.limit))  # every row checked
     run_dir = RunDir.create("judge", recipe)
-    run_dir.record_input("pairs_file", recipe.pairs_file)
+    if run_dir.main:
+        run_dir.record_input("pairs_file", recipe.pairs_file)
+    out = run_dir.path
+    if shard.parallel:
+        # what the ranks of one launch agree on; how they chunk and wait does not change any result
+        same_results = replace(recipe, chunk_size=1, merge_timeout_s=0.0)
+        launch = sharding.launch_fingerprint(config.dump_yaml(same_results), recipe.pairs_file)
+        sharding.clear_marker(out, shard)
 
     engine = engine_module.build_engine(
-        recipe.judge, seed=recipe.seed, cache_path=run_dir.path / "judgments.jsonl"
+        sharding.on_rank_device(recipe.judge, shard),
+        seed=recipe.seed,
+        cache_path=out / shard.name("judgments.jsonl"),
+        expected_pairs=shard.size(total),
     )
-    results = engine.judge(pairs)
-    engine.generator.close()
-    data.write_jsonl(run_dir.path / "results.jsonl", (r.to_row() for r in results))
-
+    summary = PairSummary()
+    pairs = shard.take(iter_pairs(recipe.pairs_file, limit=recipe.limit, checked=True))
+    try:
+        with ResultsLog(out / shard.name("results.jsonl")) as results_file:
+            for results in engine.judge_stream(pairs, recipe.chunk_size):
+                results_file.extend(r.to_row() for r in results)
+                for result in results:
+                    summary.add(result)
+    finally:
+        engine.generator.close()
+        if engine.cache is not None:
+            engine.cache.close()
     stats = engine.stats.as_dict()
-    metrics = summarize_pairs(results) | {"engine": stats}
-    summary_table("rmr1 judge", summary_rows(metrics, stats) + [("output", run_dir.path)])
+
+    if shard.parallel:
+        sharding.write_marker(out, shard, summary, stats, launch)
+        if shard.rank != 0:
+            return run_dir.finish({})  # rank 0 writes the metrics of the whole launch
+        markers = sharding.wait_for_ranks(out, shard.world, launch, recipe.merge_timeout_s)
+        sharding.merge_results(out, shard.world, total)
+        summary = PairSummary()
+        for marker in markers:
+            summary.merge(PairSummary.from_json(marker["summary"]))
+        stats = sharding.merge_engine_stats([marker["engine"] for marker in markers])
+
+    metrics = summary.as_dict() | {"engine": stats}
+    rows = summary_rows(metrics, stats)
+    if shard.parallel:
+        rows.insert(1, ("ranks", shard.world))
+    summary_table("rmr1 judge", rows + [("output", out)])
     return run_dir.finish(metrics)
 
 
