@@ -131,6 +131,30 @@ class Check:
         assert metrics["global_step"] == 2 and before and after, metrics
         return f"held-out accuracy {before.get('accuracy')} -> {after.get('accuracy')}"
 
+    def heldout_lockstep(self) -> str:
+        """The 7B RLVR recipe (shrunk) under accelerate launch, 2 CPU processes over gloo, its held-out
+        judging in lockstep with synced_gpus as on ZeRO-3 / FSDP (tests/ddp_recipes.py): 3 pairs over 2
+        ranks must give both ranks the same number of model calls (a rank out of step hangs: timeout)."""
+        import os
+        import subprocess
+
+        recipe = "recipes/qwen2.5-7b-instruct/train-rm.yaml"
+        out = self.work / "lockstep"
+        out.mkdir(exist_ok=True)
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+        command = [
+            sys.executable, "-m", "accelerate.commands.launch",
+            "--config_file", str(ROOT / "recipes" / "accelerate" / "cpu-ddp.yaml"),
+            str(ROOT / "tests" / "ddp_recipes.py"), str(out), str(self.qwen2), str(self.qwen2), recipe,
+        ]  # fmt: skip
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        self.log.write(done.stderr[-20000:])
+        assert done.returncode == 0, done.stderr[-1500:]
+        ranks = [json.loads((out / f"rank{r}.json").read_text())[recipe] for r in range(2)]
+        totals = [r["real"] + r["idle"] for r in ranks]
+        assert totals[0] == totals[1], ranks
+        return f"2 ranks x {totals[0]} generate calls (real, idle): {[(r['real'], r['idle']) for r in ranks]}"
+
     def scalar_rm(self) -> str:
         out = self._stage(
             "train-rm",
@@ -282,7 +306,7 @@ def main() -> int:
     start = time.time()
     check.step("build_models", check.build_models)
     if check.results["build_models"]["status"] == "PASS":
-        for name in ("sft_resume", "rlvr_heldout", "scalar_rm", "grpo_with_judge", "seeded_reproducibility",
+        for name in ("sft_resume", "rlvr_heldout", "heldout_lockstep", "scalar_rm", "grpo_with_judge", "seeded_reproducibility",
                      "judge_on_device", "serve_on_device", "vllm_backend"):  # fmt: skip
             check.step(name, getattr(check, name))
     failed = [name for name, r in check.results.items() if r["status"] == "FAIL"]

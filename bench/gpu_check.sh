@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every GPU path one GPU can exercise, on tiny models built in place (no network): bf16 SFT with resume,
-# RLVR with held-out judging, a scalar RM, seeded reproducibility, the judge and `rmr1 serve` on the
-# device, and the vLLM backend where vLLM is installed. PASS / FAIL / SKIP per step, then one JSON line.
+# RLVR with held-out judging (and, on 2 CPU processes, held-out judging in lockstep as on ZeRO-3/FSDP),
+# a scalar RM, seeded reproducibility, the judge and `rmr1 serve` on the device, and the vLLM backend
+# where vLLM is installed. PASS / FAIL / SKIP per step, then one JSON line.
 # Without CUDA the same stages run on the CPU and the GPU-only steps say SKIP.
 #   bench/gpu_check.sh [--work DIR] [--cpu]
 set -euo pipefail

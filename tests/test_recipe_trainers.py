@@ -209,3 +209,49 @@ def test_a_yaml_boolean_no_word_fits_is_a_config_error(tmp_path):
                        trainer={"log_level": False})  # fmt: skip
     with pytest.raises(ConfigError, match="quotes"):
         arguments.build_trl_args(SFTConfig, recipe)
+
+
+# ---- the same recipes under accelerate launch: 2 CPU processes, one optimizer step each ---------------
+
+GPU_RECIPES = [path for path in RECIPES if path.split("/")[1].split("-")[0] in ("qwen2.5", "deepseek")]
+
+
+@pytest.mark.slow
+def test_gpu_recipes_train_one_step_under_two_processes_with_held_out_judging_in_lockstep(
+    tiny_qwen2, tiny_qwen2_scorer, tmp_path
+):
+    """Every GPU training recipe runs one step under ``accelerate launch`` with recipes/accelerate/
+    cpu-ddp.yaml (tests/ddp_recipes.py: one launch, every recipe in turn). The RLVR recipes' held-out
+    judging runs with the ranks in lockstep, as on ZeRO-3 / FSDP: 3 pairs over 2 ranks, one prompt per
+    batch, so rank 0 has 4 prompts and rank 1 has 2, and each ``generate`` runs with ``synced_gpus``
+    (transformers/generation/utils.py, ``_has_unfinished_sequences`` all-reduces over gloo here). Both
+    ranks must make the same number of model calls, rank 1 making up the difference with idle ones;
+    a rank out of step would hang the launch (the timeout fails it)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    assert GPU_RECIPES and any("32b" in path for path in GPU_RECIPES)
+    out = tmp_path / "ddp"
+    out.mkdir()
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--config_file", str(ROOT / "recipes" / "accelerate" / "cpu-ddp.yaml"),
+        str(ROOT / "tests" / "ddp_recipes.py"), str(out), str(tiny_qwen2), str(tiny_qwen2_scorer), *GPU_RECIPES,
+    ]  # fmt: skip
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-4000:]
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
+    for path in GPU_RECIPES:
+        name = path.replace("/", "_").removesuffix(".yaml")
+        metrics = json.loads((out / name / "metrics.json").read_text())
+        assert metrics["global_step"] == 1, (path, metrics)
+        zero, one = ranks[0][path], ranks[1][path]
+        assert zero["real"] + zero["idle"] == one["real"] + one["idle"], (path, ranks)
+        if metrics.get("method") == "reasoning":
+            # two evaluations (start, end): rank 0 judges 2 pairs x 2 orders, rank 1 one pair
+            assert (zero["real"], one["real"]) == (8, 4), (path, ranks)
+            assert (zero["idle"], one["idle"]) == (0, 4), (path, ranks)
+            assert metrics["heldout_after"]["pairs"] == 3, metrics["heldout_after"]

@@ -87,6 +87,25 @@ def test_qlora_needs_lora_and_a_gpu():
     assert arguments.quantization_config(LoraSpec(enabled=True)) is None
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_qlora_stores_its_4bit_weights_in_the_compute_dtype(dtype, monkeypatch):
+    """ZeRO-3 and FSDP shard parameters of one float dtype: the packed 4-bit weights are stored in the
+    compute dtype, not bitsandbytes' uint8 (``bnb_4bit_quant_storage`` in transformers'
+    BitsAndBytesConfig, .venv/lib/python3.11/site-packages/transformers/utils/quantization_config.py)."""
+    import importlib.util
+
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name == "bitsandbytes" else real(name, *a)
+    )
+    built = arguments.quantization_config(LoraSpec(enabled=True, load_in_4bit=True), ModelSpec(dtype=dtype))
+    assert built.bnb_4bit_quant_storage == built.bnb_4bit_compute_dtype == getattr(torch, dtype)
+    assert (built.load_in_4bit, built.bnb_4bit_quant_type) == (True, "nf4")
+
+
 def test_lora_config_from_the_recipe():
     lora = arguments.peft_config(LoraSpec(enabled=True, r=4, alpha=8, target_modules=["q_proj", "v_proj"]))
     assert (lora.r, lora.lora_alpha, sorted(lora.target_modules)) == (4, 8, ["q_proj", "v_proj"])

@@ -111,3 +111,54 @@ def test_generate_fitting_refuses_a_too_long_prompt_by_its_real_count(fake_vllm,
     out = generate_fitting(gen, [_chat(200), _chat(2)], params)
     assert [g.finish_reason for g in out] == ["error", "stop"]
     assert out[0].prompt_tokens > 64
+
+
+# ---- placement and memory (vLLM has no device argument since v0.10, vllm-project/vllm#21349) ----------
+
+
+def test_model_device_narrows_cuda_visible_devices_before_vllm_starts(fake_vllm, tiny_model_dir, monkeypatch):
+    import os
+
+    import torch
+
+    from rmr1_cli.generation.vllm import VLLMGenerator
+
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
+    VLLMGenerator.load(ModelSpec(name_or_path=str(tiny_model_dir), device="cuda:3"), GenerationSpec())
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "7"
+
+
+def test_model_device_after_cuda_is_in_use_is_refused_with_the_way_out(
+    fake_vllm, tiny_model_dir, monkeypatch
+):
+    import torch
+
+    from rmr1_cli.errors import ModelError
+    from rmr1_cli.generation.vllm import VLLMGenerator
+
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    with pytest.raises(ModelError, match="rmr1 serve"):
+        VLLMGenerator.load(ModelSpec(name_or_path=str(tiny_model_dir), device="cuda:7"), GenerationSpec())
+
+
+def test_a_second_engine_without_free_memory_names_gpu_memory_utilization(
+    fake_vllm, tiny_model_dir, monkeypatch
+):
+    """vLLM reserves gpu_memory_utilization x total memory and refuses to start when less is free
+    (vllm/v1/worker/gpu_worker.py); rmr1 says so before vLLM starts, naming the setting."""
+    import torch
+
+    from rmr1_cli.errors import ModelError
+    from rmr1_cli.generation.vllm import VLLMGenerator
+
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(
+        torch.cuda, "mem_get_info", lambda *a: (40 * 2**30, 80 * 2**30)
+    )  # trl's vLLM holds half
+    model = ModelSpec(name_or_path=str(tiny_model_dir))
+    with pytest.raises(ModelError, match="gpu_memory_utilization"):
+        VLLMGenerator.load(model, GenerationSpec(gpu_memory_utilization=0.85))
+    built = VLLMGenerator.load(model, GenerationSpec(gpu_memory_utilization=0.4))
+    assert built.llm.kwargs["gpu_memory_utilization"] == 0.4

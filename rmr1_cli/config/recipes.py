@@ -116,6 +116,9 @@ class TrainRMRecipe:
     max_prompt_length: int = 4096
     eval_every_steps: int = 0
     eval_limit: int = 32
+    # ZeRO-3: held-out judging gathers the full weights on every GPU (fast); false judges on the shards
+    # (slower, but a 32B model does not fit whole on one GPU beside its training state)
+    eval_gather_weights: bool = True
     generation: GenerationSpec = field(default_factory=GenerationSpec)  # held-out judging while training
     trainer: dict[str, Any] = field(default_factory=dict)  # GRPOConfig (reasoning) or RewardConfig (scalar)
     # write every GRPO rollout with its reward to rollouts.jsonl (off for large GPU runs: ~1 GB per 1K steps)

@@ -33,6 +33,12 @@ class TransformersGenerator(Generator):
         self.share_prefix = True  # compute the prompts' common start once per batch (see _shared_prefix)
         self._prefix = None  # (token ids, one row's KV cache, weights version) of the last shared start
         self._weights_version = 0
+        # training/lockstep.Lockstep when the model is sharded over ranks (ZeRO-3, FSDP): every generate
+        # is announced to the other ranks and run with synced_gpus; no forward passes outside generate
+        self.lockstep = None
+        # off for a model being trained: weights touched under inference_mode become inference tensors
+        # (FSDP2's re-sharded weights then fail "Inference tensors do not track version counter")
+        self.inference_mode = True
         import inspect
 
         forward = inspect.signature(model.forward).parameters
@@ -111,7 +117,13 @@ class TransformersGenerator(Generator):
         device = self.model.device
         # Decoding is always "greedy" over processed scores; for sampling, _RowSampler has already
         # drawn each row's token from that row's own generator and masked every other token.
+        if self.lockstep is not None:
+            self.lockstep.announce()
+            synced = {"synced_gpus": True}
+        else:
+            synced = {}
         kwargs = dict(
+            **synced,
             max_new_tokens=params.max_new_tokens,
             do_sample=False,
             temperature=None,  # silence "temperature is set but do_sample is False" from hub configs
@@ -128,7 +140,7 @@ class TransformersGenerator(Generator):
             kwargs["stopping_criteria"] = StoppingCriteriaList(
                 [_StopOnText(self.tokenizer, params.stop, width, after=params.stop_after)]
             )
-        with torch.inference_mode():
+        with self._no_grad():
             out = self.model.generate(
                 input_ids=torch.tensor(rows, device=device),
                 attention_mask=torch.tensor(masks, device=device),
@@ -136,6 +148,34 @@ class TransformersGenerator(Generator):
             )
         generated = out[:, width:].tolist()
         return [self._finish(row, pad, params, len(p)) for row, p in zip(generated, prompts, strict=True)]
+
+    def _no_grad(self):
+        """inference_mode for a judge; no_grad for a model being trained, as trl's GRPOTrainer generates
+        (trl/trainer/grpo_trainer.py): sharded weights gathered under inference_mode become inference
+        tensors (tests/test_lockstep.py shows FSDP2 failing so)."""
+        import torch
+
+        return torch.inference_mode() if self.inference_mode else torch.no_grad()
+
+    def generate_idle(self) -> None:
+        """One dummy ``generate`` (one token in, one out, result dropped) with ``synced_gpus``: what a
+        rank whose held-out judging is over runs while other ranks still generate (``Lockstep.drain``)."""
+        import torch
+
+        token = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        ids = torch.tensor([[token]], device=self.model.device)
+        with self._no_grad():
+            self.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=1,
+                do_sample=False,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=token,
+                synced_gpus=True,
+            )
 
     def _layout(self, prompts: list[list[int]], pad: int):
         """Input rows, attention masks and a prefilled KV cache (or None) for one batch.
@@ -194,7 +234,7 @@ class TransformersGenerator(Generator):
         group_kv: dict[int, list] = {}
         for idx, g in groups:
             cache = copy.deepcopy(base)
-            with torch.inference_mode():
+            with self._no_grad():
                 ids = torch.tensor([tails[idx[0]][:g]], device=self.model.device)
                 self.model(input_ids=ids, **{self._cache_kwarg: cache}, use_cache=True)
             kv = [(layer.keys[:, :, common:], layer.values[:, :, common:]) for layer in cache.layers]
@@ -224,8 +264,8 @@ class TransformersGenerator(Generator):
         """
         import torch
 
-        if not self.share_prefix or len(prompts) < 2:
-            return None
+        if not self.share_prefix or self.lockstep is not None or len(prompts) < 2:
+            return None  # (a forward pass outside generate would put a sharded model's ranks out of step)
         first, shortest = prompts[0], min(len(p) for p in prompts)
         known = self._prefix
         if (
@@ -242,7 +282,7 @@ class TransformersGenerator(Generator):
             return None
         prefix = first[:n]
         try:
-            with torch.inference_mode():
+            with self._no_grad():
                 out = self.model(input_ids=torch.tensor([prefix], device=self.model.device), use_cache=True)
             cache = getattr(out, "cache", None) or out.past_key_values
             if any(type(layer).__name__ != "DynamicLayer" for layer in cache.layers):

@@ -3,11 +3,20 @@
 Prefix caching is on: every judge prompt starts with the same long template text, and both A/B orders
 and all k samples of a pair share even more, so most of the prompt is computed once. vLLM schedules its
 own batches; ``batch_size`` here only sets how many prompts the judge engine hands over per cache flush.
+
+Placement: vLLM has no device argument (``device`` was removed from its engine arguments in v0.10,
+vllm-project/vllm#21349); it uses the GPUs ``CUDA_VISIBLE_DEVICES`` shows. ``model.device: cuda:N``
+narrows that variable to GPU N before vLLM starts, which only works while this process has not used
+CUDA yet; otherwise rmr1 stops and says how to run the judge elsewhere. vLLM takes
+``generation.gpu_memory_utilization`` of the GPU's *total* memory and refuses to start when less than
+that is free (a second engine, or a trainer, on the same GPU): rmr1 checks this first when it can and
+names the setting.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -57,10 +66,12 @@ class VLLMGenerator(Generator):
         )
         if model_spec.revision:
             kwargs["revision"] = model_spec.revision
+        _place(model_spec.device, spec)
         try:
             llm = vllm.LLM(**kwargs)
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"vLLM cannot load '{model_spec.name_or_path}': {exc}") from None
+        except (OSError, ValueError, RuntimeError) as exc:
+            hint = f" ({MEMORY_HINT})" if "memory" in str(exc).lower() else ""
+            raise ModelError(f"vLLM cannot load '{model_spec.name_or_path}': {exc}{hint}") from None
         identity = f"vllm:{model_spec.name_or_path}:{models.model_identity(model_spec)}"
         return cls(llm, spec, identity)
 
@@ -134,6 +145,82 @@ class VLLMGenerator(Generator):
 
     def close(self) -> None:
         self.llm = None
+
+
+MEMORY_HINT = (
+    "vLLM reserves generation.gpu_memory_utilization of the GPU's total memory and needs that much free; "
+    "with a trainer or another vLLM engine on the same GPU lower it (e.g. "
+    "judge.generation.gpu_memory_utilization=0.3), or give the judge its own GPU (model.device: cuda:N) "
+    "or its own process (rmr1 serve, then generation.backend: openai)"
+)
+
+
+def _place(device: str, spec: GenerationSpec) -> None:
+    """Honour ``model.device`` (vLLM has no device argument) and check free memory when CUDA is up."""
+    import torch
+
+    if device == "cpu":
+        raise ModelError("generation.backend=vllm runs on GPUs only: use backend=transformers on the CPU")
+    initialized = torch.cuda.is_initialized()
+    if device.startswith("cuda:"):
+        index = int(device.split(":", 1)[1])
+        if initialized and torch.cuda.current_device() != index:
+            raise ModelError(
+                f"model.device={device}: vLLM picks its GPUs from CUDA_VISIBLE_DEVICES, which cannot change "
+                "once this process uses CUDA (a trainer or another model already does). Serve the judge "
+                f"instead: CUDA_VISIBLE_DEVICES={index} rmr1 serve ..., then generation.backend: openai"
+            )
+        if not initialized:
+            if spec.tensor_parallel_size > 1:
+                raise ModelError(
+                    f"model.device={device} names one GPU but tensor_parallel_size="
+                    f"{spec.tensor_parallel_size}: choose the GPUs with CUDA_VISIBLE_DEVICES instead"
+                )
+            visible = visible_devices(index, os.environ.get("CUDA_VISIBLE_DEVICES"))
+            log.info("vLLM on %s: CUDA_VISIBLE_DEVICES=%s", device, visible)
+            os.environ["CUDA_VISIBLE_DEVICES"] = visible
+    if initialized:
+        free, total = torch.cuda.mem_get_info()
+        short = memory_shortfall(free, total, spec.gpu_memory_utilization)
+        if short:
+            raise ModelError(f"{short}: {MEMORY_HINT}")
+
+
+def visible_devices(index: int, visible: str | None) -> str:
+    """``CUDA_VISIBLE_DEVICES`` that shows only GPU ``index`` of those visible now.
+
+    >>> visible_devices(1, None), visible_devices(1, "4,5,6"), visible_devices(0, "GPU-abc,GPU-def")
+    ('1', '5', 'GPU-abc')
+    >>> visible_devices(3, "4,5")
+    Traceback (most recent call last):
+    ...
+    rmr1_cli.errors.ModelError: model.device=cuda:3 but CUDA_VISIBLE_DEVICES=4,5 shows 2 GPUs
+    """
+    if visible is None or not visible.strip():
+        return str(index)
+    shown = [v.strip() for v in visible.split(",") if v.strip()]
+    if index >= len(shown):
+        raise ModelError(
+            f"model.device=cuda:{index} but CUDA_VISIBLE_DEVICES={visible} shows {len(shown)} GPUs"
+        )
+    return shown[index]
+
+
+def memory_shortfall(free: int, total: int, utilization: float) -> str | None:
+    """What vLLM's start-up check would refuse: ``utilization`` x total memory must be free.
+
+    >>> memory_shortfall(70 * 2**30, 80 * 2**30, 0.9)
+    'vLLM would reserve gpu_memory_utilization=0.9 x 80.0 GiB = 72.0 GiB but only 70.0 GiB is free on this GPU'
+    >>> memory_shortfall(70 * 2**30, 80 * 2**30, 0.85) is None
+    True
+    """
+    wanted = utilization * total
+    if free >= wanted:
+        return None
+    return (
+        f"vLLM would reserve gpu_memory_utilization={utilization} x {total / 2**30:.1f} GiB = "
+        f"{wanted / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB is free on this GPU"
+    )
 
 
 def _max_model_len(llm) -> int | None:

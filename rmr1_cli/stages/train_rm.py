@@ -196,6 +196,7 @@ def _train_reasoning(recipe: TrainRMRecipe, pairs, eval_pairs, out_dir: Path, ju
         ),
         every=recipe.eval_every_steps,
         seed=recipe.seed,
+        gather_weights=recipe.eval_gather_weights,
     )
     trainer = GRPOTrainer(
         model=recipe.model.name_or_path,

@@ -361,12 +361,24 @@ def quantization_config(lora: LoraSpec, spec: ModelSpec | None = None):
     from rmr1_cli import models
 
     compute = models.resolve_dtype(spec or ModelSpec(), "cuda")
-    return BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=compute if compute != torch.float32 else torch.bfloat16,
-    )
+    return BitsAndBytesConfig(**qlora_settings(compute if compute != torch.float32 else torch.bfloat16))
+
+
+def qlora_settings(compute) -> dict[str, Any]:
+    """``BitsAndBytesConfig`` arguments for QLoRA with ``compute`` (a float dtype) as compute dtype.
+
+    The packed 4-bit weights are stored in ``compute`` rather than bitsandbytes' default uint8: ZeRO-3
+    and FSDP shard and gather parameters of one float dtype, and a uint8 parameter among bf16 ones makes
+    them fail or skip it (transformers' BitsAndBytesConfig: ``bnb_4bit_quant_storage``). On one GPU the
+    storage dtype changes nothing but the container.
+    """
+    return {
+        "load_in_4bit": True,
+        "bnb_4bit_quant_type": "nf4",
+        "bnb_4bit_use_double_quant": True,
+        "bnb_4bit_compute_dtype": compute,
+        "bnb_4bit_quant_storage": compute,
+    }
 
 
 def model_init_kwargs(spec: ModelSpec) -> dict[str, Any]:

@@ -6,7 +6,8 @@
 - ``StderrLogCallback`` / ``BarOnlyProgressCallback``: trl's log lines on the stderr console
   (transformers prints them to stdout, which is kept for results).
 
-Under ``accelerate launch`` the held-out pairs are split over the processes and gathered back.
+Under ``accelerate launch`` the held-out pairs are split over the processes and gathered back; on a
+model sharded by ZeRO-3 or FSDP the ranks generate in step (``training/lockstep.py``).
 """
 
 from __future__ import annotations
@@ -62,8 +63,13 @@ class HeldoutJudgeCallback(TrainerCallback):
         every: int = 0,
         seed: int = 0,
         prefix: str = "heldout",
+        gather_weights: bool = True,
+        synced: bool | None = None,
     ):
         self.pairs = list(pairs)
+        # ZeRO-3: gather the full weights on every GPU to judge (fast), or judge on the shards (32B+)
+        self.gather_weights = gather_weights
+        self.synced = synced  # ranks in lockstep: None = when the model is sharded over several ranks
         self.tokenizer = tokenizer
         self.judge = judge
         self.every = every
@@ -112,18 +118,37 @@ class HeldoutJudgeCallback(TrainerCallback):
             self._logging = False
 
     def evaluate(self) -> dict[str, float | None]:
-        """Judge this process's share of the pairs with the unwrapped model; gather; summarise."""
+        """Judge this process's share of the pairs with the unwrapped model; gather; summarise.
+
+        Unwrapped as trl's GRPOTrainer does before it generates (trl/trainer/grpo_trainer.py:
+        ``unwrap_model_for_generation`` with ``gather_deepspeed3_params``, then FSDP1's
+        ``summon_full_params(recurse=False)``)."""
         from accelerate.utils import gather_object
+        from trl.distributed import DistributedBackend
         from trl.models.utils import unwrap_model_for_generation
+
+        from rmr1_cli.training import lockstep as step
 
         trainer = self.trainer
         acc = trainer.accelerator
-        shard = self.pairs[acc.process_index :: acc.num_processes]
-        with unwrap_model_for_generation(trainer.model_wrapped, acc) as model:
+        shard = [
+            self.pairs[i] for i in step.shard_indices(len(self.pairs), acc.num_processes, acc.process_index)
+        ]
+        backend = DistributedBackend(acc)
+        synced = self.synced
+        if synced is None:
+            synced = step.needed(acc.num_processes, backend.is_zero3, backend.is_fsdp)
+        lockstep = step.Lockstep(step.torch_all_reduce_sum(acc.device)) if synced else None
+        with (
+            unwrap_model_for_generation(
+                trainer.model_wrapped, acc, gather_deepspeed3_params=self.gather_weights
+            ) as model,
+            backend.summon_full_params(trainer.model_wrapped, recurse=False),
+        ):
             was_training = model.training
             model.eval()
             try:
-                results = judge_pairs(model, self.tokenizer, shard, self.judge, self.seed)
+                results = judge_pairs(model, self.tokenizer, shard, self.judge, self.seed, lockstep=lockstep)
             finally:
                 if was_training:
                     model.train()
@@ -149,18 +174,29 @@ class EvaluateAtStartCallback(TrainerCallback):
             self.metrics = self.trainer.evaluate()
 
 
-def judge_pairs(model, tokenizer, pairs, judge: JudgeSpec, seed: int) -> list:
-    """Judge pairs with an in-memory model through the judge engine (no cache: the weights keep changing)."""
+def judge_pairs(model, tokenizer, pairs, judge: JudgeSpec, seed: int, *, lockstep=None) -> list:
+    """Judge pairs with an in-memory model through the judge engine (no cache: the weights keep changing).
+
+    With a ``Lockstep`` (a sharded model) every generate is announced, and once this rank's pairs are
+    judged it runs idle generates until every rank is done; a rank with no pairs only runs those."""
     from rmr1_cli.generation.transformers import TransformersGenerator
     from rmr1_cli.judging import engine
 
-    if not pairs:
+    if not pairs and lockstep is None:
         return []
     padding_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     try:
         generator = TransformersGenerator(model, tokenizer, judge.generation, identity="in-training")
-        judging = engine.build_engine(judge, seed=seed, generator=generator)
-        return judging.judge(pairs, description="held-out judging")
+        generator.lockstep = lockstep
+        generator.inference_mode = False  # the weights keep training: no inference tensors
+        try:
+            if not pairs:
+                return []
+            judging = engine.build_engine(judge, seed=seed, generator=generator)
+            return judging.judge(pairs, description="held-out judging")
+        finally:
+            if lockstep is not None:
+                lockstep.drain(generator.generate_idle)
     finally:
         tokenizer.padding_side = padding_side
