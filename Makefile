@@ -78,4 +78,4 @@ runs/smol/sft/metrics.json: models/smol/config.json $(SMOL)/sft.yaml
 runs/smol/train-rm/metrics.json: runs/smol/sft/metrics.json $(SMOL)/train-rm.yaml
 	$(RMR1) train-rm $(SMOL)/train-rm.yaml
 
-include mk/loop.mk mk/experiment.mk
+include mk/loop.mk mk/experiment.mk mk/experiment-smol.mk

@@ -197,14 +197,14 @@ def summary(root: Annotated[Path, typer.Argument(help="Folder holding stage outp
     print_summary(root)
 
 
-def _write_report(module: str, function: str, root: Path, written: str) -> None:
+def _write_report(module: str, function: str, root: Path, written: str, kwargs: dict | None = None) -> None:
     """Run a report writer over a folder; user errors become one red line and exit code 2."""
     from rmr1_cli.console import setup_logging
     from rmr1_cli.errors import Rmr1Error
 
     setup_logging()
     try:
-        getattr(importlib.import_module(module), function)(root)
+        getattr(importlib.import_module(module), function)(root, **(kwargs or {}))
     except Rmr1Error as exc:
         _fail(exc)
     typer.echo(str(root / written))
@@ -218,10 +218,20 @@ def loop_report(root: Annotated[Path, typer.Argument(help="The loop's folder (e.
 
 @app.command("experiment-report")
 def experiment_report(
-    root: Annotated[Path, typer.Argument(help="The experiment's folder (runs/experiment).")],
+    root: Annotated[
+        Path, typer.Argument(help="The experiment's folder (runs/experiment, runs/experiment-smol).")
+    ],
+    beside: Annotated[
+        Path | None,
+        typer.Option(help="Another experiment folder whose figures go beside these (e.g. runs/experiment)."),
+    ] = None,
 ):
-    """The results of `make experiment`: RM accuracies, policy accuracy before/after GRPO, the loop round."""
-    _write_report("rmr1_cli.reports.experiment", "write_experiment_report", root, "results.md")
+    """The results of `make experiment` (or experiment-smol): RM accuracies, the judge ablation, policy
+    accuracy before/after GRPO with intervals, each GRPO run's reward-hacking diagnostics, the loop round."""
+    _write_report(
+        "rmr1_cli.reports.experiment", "write_experiment_report", root, "results.md",
+        kwargs={"beside": beside} if beside is not None else None,
+    )  # fmt: skip
 
 
 def main() -> None:  # pragma: no cover - console-script entry point

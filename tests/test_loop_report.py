@@ -8,10 +8,11 @@ import shutil
 import pytest
 
 from rmr1_cli.errors import DataError
-from rmr1_cli.reports.experiment import solution_accuracy, write_experiment_report
+from rmr1_cli.reports.experiment import write_experiment_report
 from rmr1_cli.reports.formatting import percent
 from rmr1_cli.reports.loop import collect_rounds, write_loop_report
 from rmr1_cli.reports.summary import collect, headline
+from rmr1_cli.reports.traces import solution_accuracy
 
 
 @pytest.fixture()
@@ -97,7 +98,9 @@ def test_experiment_report_tabulates_the_rms_and_the_loop(experiment):
     cells = [
         "scalar RM (Bradley-Terry)",
         percent(test["accuracy"], test["accuracy_ci"]),
+        "-",  # no concise test pairs in this folder
         percent(iid["accuracy"], iid["accuracy_ci"]),
+        percent(test["diagnostics"].get("swap_consistency")) + " / -",  # no concise test: no second figure
         percent(test["diagnostics"]["prefers_longer"]),
         percent(scalar["own_solution_correct"]),
         *(percent(a) for a in scalar["by_error"].values()),
@@ -143,7 +146,8 @@ def test_reports_show_grpo_and_the_policies(trained, tmp_path):
         grpo["reward_trend"]["last"],
     )
     text = (experiment / "results.md").read_text()
-    assert f"| GRPO, reasoning RM reward | {percent(verifiable['baseline_accuracy'])} -> " in text
+    before = percent(verifiable["baseline_accuracy"], policy.get("accuracy_before_ci"))
+    assert f"| GRPO, reasoning RM reward | {before} -> " in text
     assert (experiment / "policies.png").stat().st_size > 0
 
     rounds = write_loop_report(experiment / "loop")

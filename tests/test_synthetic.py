@@ -186,3 +186,53 @@ def test_stage_writes_files_every_loader_reads(in_tmp_cwd):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["pairs_test"]["chosen_longer_share"] == 0.0
     assert (out / "manifest.json").exists() and (out / "recipe.yaml").exists()
+
+
+def test_concise_files_restyle_the_same_pairs_with_both_answers_concise(domain):
+    concise = re.compile(r"We get [^.]*\. The answer is -?\d+\.")  # the working alone, no filler
+    for name, source in (("pairs_test_concise", "pairs_test"), ("pairs_train_concise", "pairs_train")):
+        rows, original = domain[name], domain[source]
+        assert [p["id"] for p in rows] == [p["id"] for p in original]
+        for a, b in zip(rows, original, strict=True):
+            assert concise.fullmatch(a["chosen"]) and concise.fullmatch(a["rejected"]) and a["same_style"]
+            # same workings: the right and the wrong result are those of the original pair
+            assert extract_final_answer(a["chosen"]) == extract_final_answer(b["chosen"])
+            assert extract_final_answer(a["rejected"]) == extract_final_answer(b["rejected"])
+
+
+def test_concise_pair_of_a_known_problem():
+    """7 + 5 with an off-by-one slip, both concise: the texts follow from the problem alone."""
+    out = synthetic.generate(
+        **(SETTINGS | {"ops": ["add"], "max_operand": 9, "train_prompts": 5, "test_prompts": 100,
+                       "errors": ["off_by_one"], "pairs_per_prompt": 1, "test_problems": "shared"})
+    )  # fmt: skip
+    row = next(p for p in out["pairs_test_concise"] if re.search(r"\b7 \+ 5\b", p["prompt"]))
+    assert row["chosen"] == "We get 7 + 5 = 12. The answer is 12."
+    assert row["rejected"] in ("We get 7 + 5 = 11. The answer is 11.", "We get 7 + 5 = 13. The answer is 13.")
+
+
+def test_traces_both_orders_gives_each_pair_a_trace_per_slot_with_the_label_swapped(domain):
+    both = synthetic.generate(**(SETTINGS | {"traces_both_orders": True}))
+    assert both["pairs_train"] == domain["pairs_train"]  # the pairs themselves do not change
+    traces = both["traces_train"]
+    assert len(traces) == 2 * len(domain["pairs_train"])
+    assert traces[0::2] == domain["traces_train"]  # first the trace in the pair's own slot, as before
+    for first, swapped in zip(traces[0::2], traces[1::2], strict=True):
+        assert swapped["id"] == first["id"] + "-swap" and swapped["pair_id"] == first["pair_id"]
+        assert {first["label"], swapped["label"]} == {"A", "B"}
+        assert (swapped["answer_a"], swapped["answer_b"]) == (first["answer_b"], first["answer_a"])
+        assert parse_judgment(swapped["trace"]).verdict == swapped["label"]
+    assert Counter(r["label"] for r in traces) == {
+        "A": len(domain["pairs_train"]),
+        "B": len(domain["pairs_train"]),
+    }
+
+
+def test_space_after_solution_only_adds_the_space_and_still_parses(domain):
+    spaced = synthetic.generate(**(SETTINGS | {"space_after_solution": True}))["traces_train"]
+    for plain, row in zip(domain["traces_train"], spaced, strict=True):
+        assert row["trace"] == plain["trace"].replace("</solution><eval>", "</solution> <eval>")
+        assert "</solution> <eval>" in row["trace"]
+        judgment = parse_judgment(row["trace"])
+        assert judgment.valid and judgment.verdict == row["label"]
+        assert judgment.solution == parse_judgment(plain["trace"]).solution

@@ -297,6 +297,11 @@ class SynthRecipe:
     # share of train (and iid test) pairs with both answers concise: no length cue, like two answers
     # of one policy (what a judge sees as a GRPO reward); the length bias applies to the others
     same_style_share: float = 0.0
+    # each train pair's gold trace in both A/B slots (twice the traces; SFT then cannot learn position)
+    traces_both_orders: bool = False
+    # "</solution> <eval>" in the gold traces: a byte-level BPE tokenizer (SmolLM2's) merges "><", and a
+    # judge trained without the space stops where judge.solve_first's prefill ends (arithmetic.gold_trace)
+    space_after_solution: bool = False
 
 
 @dataclass(frozen=True)

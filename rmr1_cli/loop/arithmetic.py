@@ -270,7 +270,9 @@ def working_of(answer: str) -> str:
     return found[-1] if found else answer.strip()[-40:]
 
 
-def gold_trace(problem: Problem, answer_a: str, answer_b: str, label: str) -> str:
+def gold_trace(
+    problem: Problem, answer_a: str, answer_b: str, label: str, *, space_after_solution: bool = False
+) -> str:
     """A short Chain-of-Rubrics judge output: solve, quote each answer's working, set its result beside the
     solution's, mark it, pick the one that matches.
 
@@ -294,8 +296,12 @@ def gold_trace(problem: Problem, answer_a: str, answer_b: str, label: str) -> st
             f"{slot}: <quote_{slot}> {working_of(answer)}</quote_{slot}> gives {result}, "
             f"the solution {problem.value}: {mark}."
         )
+    # space_after_solution: "</solution> <eval>". A byte-level BPE tokenizer (SmolLM2's) merges "><" into
+    # one token, so a judge trained on "</solution><eval>" has never seen the reply stop at "</solution>",
+    # which is exactly where judge.solve_first's prefill ends it: it then ends its reply there.
+    gap = " " if space_after_solution else ""
     return (
-        f"<type>Reasoning</type><solution> {solution}</solution>"
+        f"<type>Reasoning</type><solution> {solution}</solution>{gap}"
         f"<eval>{' '.join(steps)}</eval><answer>[[{label}]]</answer>"
     )
 

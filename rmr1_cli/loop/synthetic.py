@@ -12,6 +12,13 @@ Pure Python and deterministic from a seed: the same recipe writes the same files
   then fails on test pairs written with ``test_length_bias: 0`` (the longer answer always wrong).
   ``same_style_share`` writes that share of the train (and iid) pairs with both answers concise: no
   length cue at all, like two answers of one policy, which is what a judge sees as a GRPO reward.
+- ``pairs_test_concise`` (and ``pairs_train_concise``) restyle every test (train) pair with both answers
+  concise: the same right and wrong workings, no length cue. ``pairs_train_concise`` is the hard-case
+  file for RLVR; ``pairs_test_concise`` measures a judge where a policy's own rollouts put it.
+- ``space_after_solution`` writes ``</solution> <eval>`` in the gold traces (for byte-level BPE
+  tokenizers, which merge ``><``: see ``arithmetic.gold_trace``).
+- ``traces_both_orders`` writes each train pair's gold trace in both A/B slots (the second with the
+  label swapped), so that SFT never sees a verdict that position alone could predict.
 """
 
 from __future__ import annotations
@@ -50,13 +57,17 @@ def generate(
     test_length_bias: float,
     test_problems: str = "disjoint",
     same_style_share: float = 0.0,
+    traces_both_orders: bool = False,
+    space_after_solution: bool = False,
 ) -> dict[str, list[dict]]:
     """Every file of the domain as rows: prompts, pairs and traces per split (see ``stages/synth.py``).
 
     Keys: ``prompts_train``, ``prompts_test``, ``pairs_train``, ``pairs_test`` (test_length_bias),
     ``pairs_test_iid`` (the same test pairs written with the train ``length_bias``),
-    ``traces_train`` (one gold trace per train pair, in its ``ab_slot``) and ``policy_sft_train``
-    (prompt + reference as ``messages``, to warm-start a policy).
+    ``pairs_test_concise`` / ``pairs_train_concise`` (the same pairs with both answers concise),
+    ``traces_train`` (one gold trace per train pair, in its ``ab_slot``; with ``traces_both_orders``
+    two, the second in the other slot) and ``policy_sft_train`` (prompt + reference as ``messages``,
+    to warm-start a policy).
     """
     _check(ops, errors, pairs_per_prompt, length_bias, test_length_bias)
     if not 0.0 <= same_style_share <= 1.0:
@@ -78,13 +89,21 @@ def generate(
             out["pairs_train"] = _pairs(
                 prompts, chosen, plans, length_bias, f"{seed}:train:pairs", same_style_share
             )
+            out["pairs_train_concise"] = _pairs(
+                prompts, chosen, plans, length_bias, f"{seed}:train:pairs", 1.0
+            )
         else:
             out["pairs_test"] = _pairs(prompts, chosen, plans, test_length_bias, f"{seed}:test:pairs")
             out["pairs_test_iid"] = _pairs(
                 prompts, chosen, plans, length_bias, f"{seed}:test:pairs", same_style_share
             )
+            out["pairs_test_concise"] = _pairs(prompts, chosen, plans, length_bias, f"{seed}:test:pairs", 1.0)
     problem_of = {row["id"]: p for row, p in zip(out["prompts_train"], train, strict=True)}
-    out["traces_train"] = [_trace_row(pair, problem_of[pair["prompt_id"]]) for pair in out["pairs_train"]]
+    out["traces_train"] = [
+        row
+        for pair in out["pairs_train"]
+        for row in _trace_rows(pair, problem_of[pair["prompt_id"]], traces_both_orders, space_after_solution)
+    ]
     out["policy_sft_train"] = [
         {
             "id": row["id"],
@@ -237,16 +256,27 @@ def _pairs(
     return rows
 
 
-def _trace_row(pair: dict, problem: Problem) -> dict:
-    label = pair["ab_slot"]
+def _trace_rows(pair: dict, problem: Problem, both_orders: bool, space: bool) -> list[dict]:
+    """The gold trace of a pair in its ``ab_slot``; with ``both_orders`` also in the other slot."""
+    rows = [_trace_row(pair, problem, space=space)]
+    if both_orders:
+        other = "B" if pair["ab_slot"] == "A" else "A"
+        rows.append(_trace_row(pair, problem, label=other, suffix="-swap", space=space))
+    return rows
+
+
+def _trace_row(
+    pair: dict, problem: Problem, label: str | None = None, suffix: str = "", space: bool = False
+) -> dict:
+    label = label or pair["ab_slot"]
     a, b = (pair["chosen"], pair["rejected"]) if label == "A" else (pair["rejected"], pair["chosen"])
     return {
-        "id": f"trace-{pair['id']}",
+        "id": f"trace-{pair['id']}{suffix}",
         "pair_id": pair["id"],
         "label": label,
         "prompt": pair["prompt"],
         "answer_a": a,
         "answer_b": b,
-        "trace": gold_trace(problem, a, b, label),
+        "trace": gold_trace(problem, a, b, label, space_after_solution=space),
         "subset": pair["subset"],
     }

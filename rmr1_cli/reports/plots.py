@@ -149,3 +149,54 @@ def plot_style_matrices(
 
 def _short(label: str, width: int = 48) -> str:
     return label if len(label) <= width else "..." + label[-(width - 3) :]
+
+
+def plot_experiment_rms(rms: list[dict], out_png: Path) -> Path | None:
+    """Grouped bars: each RM's accuracy on the length-inverted test and on the iid test, with CIs."""
+    if not rms:
+        return None
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    width = 0.38
+    for offset, (key, label) in enumerate(
+        [("test", "longer answer wrong (test)"), ("iid", "train bias (iid)")]
+    ):
+        xs, ys, errs = [], [], [[], []]
+        for i, r in enumerate(rms):
+            value, ci = r[f"{key}_accuracy"], r[f"{key}_accuracy_ci"]
+            if value is None:
+                continue
+            xs.append(i + (offset - 0.5) * width)
+            ys.append(value)
+            errs[0].append(value - ci[0] if ci else 0)
+            errs[1].append(ci[1] - value if ci else 0)
+        ax.bar(xs, ys, width, yerr=errs, capsize=3, label=label)
+    ax.set_xticks(range(len(rms)), [r["rm"] for r in rms], fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("pairwise accuracy")
+    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
+    ax.legend(fontsize=8)
+    ax.set_title("RMs trained on length-biased pairs", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
+def plot_experiment_policies(policies: list[dict], out_png: Path) -> Path | None:
+    """Verifiable accuracy of the starting policy and of each GRPO-trained policy."""
+    if not policies:
+        return None
+    plt = pyplot()
+    labels = ["start"] + [p["policy"].replace("GRPO, ", "") for p in policies]
+    values = [policies[0]["accuracy_before"]] + [p["accuracy_after"] for p in policies]
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    ax.bar(range(len(values)), values, color=["grey"] + ["C0", "C1", "C2"][: len(policies)])
+    ax.set_xticks(range(len(values)), labels, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("verifiable accuracy (test prompts)")
+    ax.set_title("policy accuracy before and after GRPO", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png

@@ -6,7 +6,10 @@ Outputs in ``output_dir`` (each file loads with the loader named, so every stage
     pairs_train.jsonl                         PreferencePair rows, chosen longer with P = length_bias
     pairs_test.jsonl                          the test pairs with P = test_length_bias
     pairs_test_iid.jsonl                      the same test pairs restyled with P = length_bias
-    traces_train.jsonl                        one gold CoR trace per train pair (load_trace_sources)
+    pairs_test_concise.jsonl                  the same test pairs with both answers concise (no length cue)
+    pairs_train_concise.jsonl                 the train pairs with both answers concise (RLVR's hard cases)
+    traces_train.jsonl                        one gold CoR trace per train pair (load_trace_sources); two,
+                                              one per A/B slot, with traces_both_orders
     policy_sft_train.jsonl                    prompt + reference as messages (warm-starts a policy)
     metrics.json                              counts, measured length share, label balance per file
 """
@@ -28,6 +31,8 @@ LOADERS = {
     "pairs_train": data.load_pairs,
     "pairs_test": data.load_pairs,
     "pairs_test_iid": data.load_pairs,
+    "pairs_test_concise": data.load_pairs,
+    "pairs_train_concise": data.load_pairs,
     "traces_train": data.load_trace_sources,
     "policy_sft_train": data.load_traces,
 }
@@ -35,8 +40,8 @@ LOADERS = {
 
 # metrics.json: one entry per file written (rows, subsets, length share, label balance).
 METRICS = (
-    "prompts_train", "prompts_test", "pairs_train", "pairs_test", "pairs_test_iid", "traces_train",
-    "policy_sft_train",
+    "prompts_train", "prompts_test", "pairs_train", "pairs_test", "pairs_test_iid", "pairs_test_concise",
+    "pairs_train_concise", "traces_train", "policy_sft_train",
 )  # fmt: skip
 
 
@@ -54,6 +59,8 @@ def run(recipe: SynthRecipe) -> Path:
         test_length_bias=recipe.test_length_bias,
         test_problems=recipe.test_problems,
         same_style_share=recipe.same_style_share,
+        traces_both_orders=recipe.traces_both_orders,
+        space_after_solution=recipe.space_after_solution,
     )
     run_dir = RunDir.create("synth", recipe)
     for name, rows in files.items():
