@@ -14,9 +14,10 @@ still all-gathers weights: a hang or a gloo error); ``plain`` is what rmr1 did b
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
+
+from gloo_exit import exit_skipping_gloo_teardown
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -62,9 +63,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # gloo's threads sometimes abort ("terminate called without an active exception") in the C++
-    # teardown at interpreter exit, after the work is done and written; skip that teardown
-    os._exit(code)
+    exit_skipping_gloo_teardown(main())

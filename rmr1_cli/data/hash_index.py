@@ -41,34 +41,26 @@ class HashIndex:
         return self.get(key) is not None
 
     def get(self, key: int) -> int | None:
-        key = key or 1
-        keys, size = self._keys, self._size
-        slot = key % size
-        while True:
-            found = keys[slot]
-            if found == key:
-                return self._values[slot]
-            if found == _EMPTY:
-                return None
-            slot = slot + 1 if slot + 1 < size else 0
+        slot = self._slot(key or 1)
+        return self._values[slot] if self._keys[slot] != _EMPTY else None
 
     def __setitem__(self, key: int, value: int) -> None:
         key = key or 1
+        slot = self._slot(key)
+        self._values[slot] = value
+        if self._keys[slot] == _EMPTY:  # a new entry
+            self._keys[slot] = key
+            self._count += 1
+            if self._count > _MAX_LOAD * self._size:
+                self._grow()
+
+    def _slot(self, key: int) -> int:
+        """The slot holding ``key``, or the empty slot where it goes (linear probing from ``key % size``)."""
         keys, size = self._keys, self._size
         slot = key % size
-        while True:
-            found = keys[slot]
-            if found == key:
-                self._values[slot] = value
-                return
-            if found == _EMPTY:
-                break
+        while keys[slot] != key and keys[slot] != _EMPTY:
             slot = slot + 1 if slot + 1 < size else 0
-        keys[slot] = key
-        self._values[slot] = value
-        self._count += 1
-        if self._count > _MAX_LOAD * size:
-            self._grow()
+        return slot
 
     def _grow(self) -> None:
         old_keys, old_values = self._keys, self._values
