@@ -3,7 +3,9 @@ all-down error, the config, and a cache that survives a change of URLs.
 
 The request is OpenAI's chat completions as vLLM's OpenAI-compatible server accepts it
 (``POST {base_url}/chat/completions`` with ``model``, ``messages``, ``max_tokens``, ``temperature``,
-``top_p``, and ``stop``/``seed`` when set); the body is unchanged by this feature, only where it is sent.
+``top_p``, and ``stop``/``seed`` when set: the fields of ``ChatCompletionRequest`` in vllm-project/vllm
+``vllm/entrypoints/openai/chat_completion/protocol.py``, formerly ``vllm/entrypoints/openai/protocol.py``);
+the body is unchanged by this feature, only where it is sent.
 The fake servers here answer in the same response shape (``choices[0].message.content``,
 ``finish_reason``, ``usage.completion_tokens``); the last test uses two real ``rmr1 serve`` processes.
 """

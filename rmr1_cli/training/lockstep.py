@@ -17,7 +17,7 @@ all ranks must run the same number of forward passes. Held-out judging breaks th
   rank thus makes ``max over ranks`` calls, whatever the engine did, and the loop ends on all ranks in
   the same round (all see the same sum).
 
-The arithmetic is kept pure (``shard_indices``, ``rounds``) so it is tested for every size directly.
+The shard arithmetic is kept pure (``shard_indices``) so it is tested for every size directly.
 """
 
 from __future__ import annotations
@@ -47,24 +47,6 @@ def shard_indices(n: int, world: int, rank: int) -> list[int]:
     []
     """
     return list(range(rank, n, world))
-
-
-def batches(n_prompts: int, batch_size: int) -> int:
-    """``generate`` calls one rank needs for ``n_prompts`` prompts, ``batch_size`` at a time.
-
-    >>> batches(18, 16), batches(16, 16), batches(0, 16)
-    (2, 1, 0)
-    """
-    return -(-n_prompts // max(1, batch_size))
-
-
-def rounds(calls_per_rank: list[int]) -> int:
-    """How many ``generate`` calls every rank makes under ``Lockstep``: the busiest rank's count.
-
-    >>> rounds([2, 1, 1, 0])
-    2
-    """
-    return max(calls_per_rank, default=0)
 
 
 class Lockstep:
