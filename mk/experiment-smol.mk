@@ -74,6 +74,47 @@ $(SRUNS)/grpo-scalar/metrics.json: $(SRUNS)/base/metrics.json $(SRUNS)/rm-scalar
 $(SRUNS)/policy-eval/%/metrics.json: $(SRUNS)/grpo-%/metrics.json $(SEXP)/policy-eval.yaml
 	$(RMR1) policy-eval $(SEXP)/policy-eval.yaml output_dir=$(@D) policy.name_or_path=$(SRUNS)/grpo-$*/model
 
+# (3) the verdict read from the marks (judge.verdict_rule=marks: the one answer the trace marks "matches",
+# not its final [[A]]/[[B]]): the 192-trace judge as it is, then after RLVR with that verdict as the
+# reward (rm-rl-marks.yaml); that judge as the GRPO reward; and the verifiable reward itself as the
+# GRPO reward, the ceiling of what 16 GRPO steps can give with a perfect judge
+$(SRUNS)/rm-rl-marks/metrics.json: $(SRUNS)/rm-sft-192/metrics.json $(SEXP)/rm-rl-marks.yaml
+	$(RMR1) train-rm $(SEXP)/rm-rl-marks.yaml
+$(SEVAL)/sft192-marks-%/metrics.json: $(SRUNS)/rm-sft-192/metrics.json $(SEXP)/eval-reasoning.yaml
+	$(RMR1) eval $(SEXP)/eval-reasoning.yaml output_dir=$(@D) judge.model.name_or_path=$(SRUNS)/rm-sft-192/model \
+		judge.verdict_rule=marks benchmark.path=$(call sset,$*)
+$(SEVAL)/rlmarks-%/metrics.json: $(SRUNS)/rm-rl-marks/metrics.json $(SEXP)/eval-reasoning.yaml
+	$(RMR1) eval $(SEXP)/eval-reasoning.yaml output_dir=$(@D) judge.model.name_or_path=$(SRUNS)/rm-rl-marks/model \
+		judge.verdict_rule=marks benchmark.path=$(call sset,$*)
+$(SRUNS)/grpo-reasoning-marks/metrics.json: $(SRUNS)/base/metrics.json $(SRUNS)/rm-rl-marks/metrics.json $(SEXP)/grpo-reasoning.yaml
+	$(RMR1) grpo $(SEXP)/grpo-reasoning.yaml output_dir=$(@D) reward.judge.model.name_or_path=$(SRUNS)/rm-rl-marks/model \
+		reward.judge.verdict_rule=marks
+$(SRUNS)/grpo-verifiable/metrics.json: $(SRUNS)/base/metrics.json $(SEXP)/grpo-reasoning.yaml
+	$(RMR1) grpo $(SEXP)/grpo-reasoning.yaml output_dir=$(@D) reward.judge_weight=0 reward.verifiable_weight=1
+
+# (4) the column-solution judge: gold traces whose own solution is worked column by column
+# (synth-columns.yaml), SFT as rm-sft-192, RLVR with the verdict from the marks, evaluated with the
+# verdict from the marks, and the GRPO reward of the policy
+$(SRUNS)/synth-columns/metrics.json: $(SEXP)/synth-columns.yaml | setup
+	$(RMR1) synth $(SEXP)/synth-columns.yaml
+$(SRUNS)/rm-sft-columns/metrics.json: $(SRUNS)/base/metrics.json $(SRUNS)/synth-columns/metrics.json $(SEXP)/rm-sft-columns.yaml
+	$(RMR1) sft $(SEXP)/rm-sft-columns.yaml
+$(SRUNS)/rm-rl-columns/metrics.json: $(SRUNS)/rm-sft-columns/metrics.json $(SEXP)/rm-rl-marks.yaml
+	$(RMR1) train-rm $(SEXP)/rm-rl-marks.yaml output_dir=$(@D) model.name_or_path=$(SRUNS)/rm-sft-columns/model
+$(SEVAL)/columns-%/metrics.json: $(SRUNS)/rm-sft-columns/metrics.json $(SEXP)/eval-reasoning.yaml
+	$(RMR1) eval $(SEXP)/eval-reasoning.yaml output_dir=$(@D) judge.model.name_or_path=$(SRUNS)/rm-sft-columns/model \
+		judge.verdict_rule=marks benchmark.path=$(call sset,$*)
+$(SEVAL)/rlcolumns-%/metrics.json: $(SRUNS)/rm-rl-columns/metrics.json $(SEXP)/eval-reasoning.yaml
+	$(RMR1) eval $(SEXP)/eval-reasoning.yaml output_dir=$(@D) judge.model.name_or_path=$(SRUNS)/rm-rl-columns/model \
+		judge.verdict_rule=marks benchmark.path=$(call sset,$*)
+$(SRUNS)/grpo-reasoning-columns/metrics.json: $(SRUNS)/base/metrics.json $(SRUNS)/rm-rl-columns/metrics.json $(SEXP)/grpo-reasoning.yaml
+	$(RMR1) grpo $(SEXP)/grpo-reasoning.yaml output_dir=$(@D) reward.judge.model.name_or_path=$(SRUNS)/rm-rl-columns/model \
+		reward.judge.verdict_rule=marks
+
+SMARKS := $(foreach rm,sft192-marks rlmarks columns rlcolumns,$(foreach set,test test-concise,$(SEVAL)/$(rm)-$(set)/metrics.json)) \
+	$(SRUNS)/policy-eval/reasoning-columns/metrics.json $(SRUNS)/policy-eval/reasoning-marks/metrics.json \
+	$(SRUNS)/policy-eval/verifiable/metrics.json
+
 # the tiny `make experiment` beside it (not built from here: the report says so when runs/experiment is absent)
 SBESIDE := --beside runs/experiment
 
@@ -84,5 +125,5 @@ experiment-smol: export OMP_NUM_THREADS := 1
 .PHONY: experiment-smol
 experiment-smol: $(SEVALS) $(SRUNS)/policy-eval/reasoning/metrics.json $(SRUNS)/policy-eval/scalar/metrics.json \
 		$(SRUNS)/policy-eval/reasoning-sft/metrics.json \
-		$(SEVALS_LATE)
+		$(SEVALS_LATE) $(SMARKS)
 	$(RMR1) experiment-report $(SRUNS) $(SBESIDE)

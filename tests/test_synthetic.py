@@ -236,3 +236,45 @@ def test_space_after_solution_only_adds_the_space_and_still_parses(domain):
         judgment = parse_judgment(row["trace"])
         assert judgment.valid and judgment.verdict == row["label"]
         assert judgment.solution == parse_judgment(plain["trace"]).solution
+
+
+def _digits_written(working: str) -> int:
+    """The number a column working spells digit by digit, read back independently of the module: each
+    column's written digit (after "write", else its last result), ones first, plus a final carry."""
+    columns = re.findall(r"(?:ones|tens|hundreds|thousands|column \d+) ([^;]*)", working)
+    digits = []
+    for column in columns:
+        written = re.search(r"write (\d)", column)
+        digits.append(int(written.group(1)) if written else int(re.findall(r"= (-?\d+)", column)[-1]))
+    value = sum(d * 10**i for i, d in enumerate(digits))
+    carried = "carry 1" in columns[-1]
+    return value + (10 ** len(columns) if carried else 0)
+
+
+def test_column_working_is_right_for_every_sum_and_difference_up_to_three_digits():
+    problems = arithmetic.all_problems(["add", "sub"], 120, 2)
+    assert len(problems) == 121 * 121 + 121 * 122 // 2
+    for problem in problems:
+        working = arithmetic.column_working(problem)
+        for left, right in re.findall(r"(\d+(?: [-+] \d+)+) = (-?\d+)", working):
+            assert eval(left) == int(right), (problem.expr, working)  # noqa: S307 - digits and + - only
+        for top, paid, digit in re.findall(r"(?:ones|tens|hundreds) (\d)( - 1)? < (\d), borrow", working):
+            assert int(top) - bool(paid) < int(digit), (problem.expr, working)  # a borrow only where needed
+        assert working.endswith(f"so {problem.steps[0]}.") and _digits_written(working) == problem.value, (
+            working
+        )
+    assert arithmetic.column_working(arithmetic.make_problem([3, 4, 2], ["+", "*"])) is None
+
+
+def test_column_solution_changes_only_the_traces_solution(domain):
+    columns = synthetic.generate(**(SETTINGS | {"column_solution": True}))
+    for name, rows in domain.items():
+        if name != "traces_train":
+            assert columns[name] == rows, name
+    for plain, row in zip(domain["traces_train"], columns["traces_train"], strict=True):
+        before, after = parse_judgment(plain["trace"]), parse_judgment(row["trace"])
+        assert after.valid and after.verdict == row["label"] and after.evaluation == before.evaluation
+        problem = arithmetic.parse_problem(row["prompt"])
+        # sums and differences are worked in columns; products and two-step problems keep their solution
+        assert after.solution == (arithmetic.column_working(problem) or before.solution), row["id"]
+        assert answer_matches(after.solution.rsplit("= ", 1)[-1], str(problem.value))

@@ -112,7 +112,8 @@ class TrainRMRecipe:
     template: str = "cor"  # the judge prompt the model being trained writes under
     both_orders: bool = True
     format_reward_weight: float = 0.0
-    verdict_rule: Literal["rmr1", "rm-r1-rl"] = "rmr1"  # rm-r1-rl: exactly RM-R1's RL reward (last 80 chars)
+    # rm-r1-rl: exactly RM-R1's RL reward (last 80 chars); marks: the verdict the trace's marks give
+    verdict_rule: Literal["rmr1", "rm-r1-rl", "marks"] = "rmr1"
     max_prompt_length: int = 4096
     eval_every_steps: int = 0
     eval_limit: int = 32
@@ -302,6 +303,9 @@ class SynthRecipe:
     # "</solution> <eval>" in the gold traces: a byte-level BPE tokenizer (SmolLM2's) merges "><", and a
     # judge trained without the space stops where judge.solve_first's prefill ends (arithmetic.gold_trace)
     space_after_solution: bool = False
+    # the gold traces' own solution worked column by column (add/sub; arithmetic.column_working), so a
+    # judge computes it from the question's digits instead of copying a result it is shown
+    column_solution: bool = False
 
 
 @dataclass(frozen=True)

@@ -108,8 +108,9 @@ class JudgeSpec:
     # answer. For reasoning tasks, with a judge that can still answer questions (transformers backend).
     solve_first: bool = False
     solution_tokens: int = 128
-    # who reads the verdict: rmr1's parser, RM-R1's eval scripts' rule or its RL reward's (docs/data-formats.md)
-    verdict_rule: Literal["rmr1", "rm-r1-eval", "rm-r1-rl"] = "rmr1"
+    # who reads the verdict: rmr1's parser, RM-R1's eval scripts' rule or its RL reward's, or the trace's
+    # own marks ("matches"/"differs", judging/verdicts.py: marks_verdict) (docs/data-formats.md)
+    verdict_rule: Literal["rmr1", "rm-r1-eval", "rm-r1-rl", "marks"] = "rmr1"
 
     def __post_init__(self) -> None:
         at_least(self, 1, "samples", "max_prompt_tokens", "solution_tokens")

@@ -39,6 +39,13 @@ thinking is scored by its final answer; with no ``</think>`` at all the reason i
 RM-R1's own rules, for comparison and for scoring exactly as RM-R1 does (``docs/judging.md``):
 ``rm_r1_reward_verdict`` is its RL reward's rule (the last 80 characters hold one verdict tag and not the
 other) and ``rm_r1_eval_verdict`` its evaluation's (the first of ``[[A]]``, ``[[B]]`` found anywhere).
+
+rmr1's marks rule (``marks_verdict``, ``verdict_rule: marks``) is for judges trained on traces that mark
+each answer against their own solution (``loop/arithmetic.gold_trace``: ``... </quote_A> gives 13, the
+solution 12: differs.``): the verdict is the one answer marked ``matches``, so it cannot disagree with the
+reasoning before it; the final tag is not read. A small judge can get every step of such a trace right
+and still write the wrong letter at the end (docs/results.md, experiment-smol); this rule scores the
+reasoning. Two answers marked alike are ``marks_tie`` (in a reward, a tie), a missing mark ``no_marks``.
 """
 
 from __future__ import annotations
@@ -53,14 +60,17 @@ TaskType = Literal["reasoning", "chat"]
 INVALID_REASONS = (
     "no_answer", "unclosed_answer", "both_verdicts", "answer_not_final", "bad_answer_content", "unclosed_think",
     "no_verdict",  # RM-R1's rules (judge_verdict): no verdict where that rule looks
+    "no_marks", "marks_tie",  # the marks rule: an answer without a mark; both answers marked alike
 )  # fmt: skip
-VERDICT_RULES = ("rmr1", "rm-r1-eval", "rm-r1-rl")  # judge.verdict_rule: whose rule reads the verdict
+VERDICT_RULES = ("rmr1", "rm-r1-eval", "rm-r1-rl", "marks")  # judge.verdict_rule: what reads the verdict
 THINK_CLOSE = "</think>"
 RM_R1_REWARD_TAIL = 80  # characters RM-R1's RL reward reads
 
 _VERDICT_TAG = re.compile(r"<answer>\s*\[\[([AB])\]\]\s*</answer>")
 _BARE_VERDICT = re.compile(r"\s*\[\[([AB])\]\]\s*")
 _ANSWER_OPEN, _ANSWER_CLOSE = "<answer>", "</answer>"
+MATCH_MARK, DIFFER_MARK = "matches", "differs"  # the marks rule's words (loop/arithmetic.gold_trace)
+_MARK_WORD = re.compile(rf"\b({MATCH_MARK}|{DIFFER_MARK})\b")
 
 
 @dataclass(frozen=True)
@@ -152,21 +162,60 @@ def rm_r1_eval_verdict(text: str) -> Verdict | None:
     return None
 
 
+def marks_verdict(evaluation: str | None) -> tuple[Verdict | None, str | None]:
+    """The verdict an ``<eval>`` section's marks give: the one answer marked ``matches``.
+
+    Each answer's mark is the first ``matches``/``differs`` between the end of its quote (``</quote_A>``)
+    and the next quote, so neither a mark word inside a quoted answer nor the other answer's mark is read
+    as its mark. (verdict, None), else (None, reason).
+
+    >>> marks_verdict("A: <quote_A> 7 + 5 = 13</quote_A> gives 13, the solution 12: differs. "
+    ...               "B: <quote_B> 7 + 5 = 12</quote_B> gives 12, the solution 12: matches.")
+    ('B', None)
+    >>> marks_verdict("A: <quote_A>x</quote_A> matches. B: <quote_B>y</quote_B> matches.")
+    (None, 'marks_tie')
+    >>> marks_verdict("A: <quote_A>x</quote_A> matches. B: <quote_B>y</quote_B> is cut"), marks_verdict(None)
+    ((None, 'no_marks'), (None, 'no_marks'))
+    >>> marks_verdict("<quote_A>x</quote_A> gives 3. <quote_B>y</quote_B> matches.")  # A's step has no mark
+    (None, 'no_marks')
+    """
+    text, marks = evaluation or "", {}
+    for slot in "AB":
+        quote_end = text.find(f"</quote_{slot}>")
+        next_quote = text.find("<quote_", quote_end + 1)
+        step_end = next_quote if next_quote >= 0 else len(text)
+        found = _MARK_WORD.search(text, quote_end, step_end) if quote_end >= 0 else None
+        if found is None:
+            return None, "no_marks"
+        marks[slot] = found.group(1)
+    matched = [slot for slot, mark in marks.items() if mark == MATCH_MARK]
+    if len(matched) != 1:
+        return None, "marks_tie"
+    return matched[0], None  # type: ignore[return-value]
+
+
 def judge_verdict(text: str, *, after_think: bool = False, rule: str = "rmr1") -> Judgment:
     """``parse_judgment`` with the verdict read by ``rule`` (``judge.verdict_rule``): rmr1's own rule,
-    RM-R1's evaluation rule (``rm-r1-eval``) or its RL reward's (``rm-r1-rl``). RM-R1's rules read the
-    whole text, thinking included, as its scripts do; a text they find no verdict in is ``no_verdict``.
+    RM-R1's evaluation rule (``rm-r1-eval``), its RL reward's (``rm-r1-rl``) or the trace's marks
+    (``marks``). RM-R1's rules read the whole text, thinking included, as its scripts do; a text they find
+    no verdict in is ``no_verdict``.
 
     >>> judge_verdict("I lean [[B]] ... <answer>[[A]]</answer>", rule="rm-r1-eval").verdict
     'A'
     >>> judge_verdict("final: [[B]]", rule="rm-r1-eval").verdict, judge_verdict("final: [[B]]").reason
     ('B', 'no_answer')
+    >>> marked = "<eval><quote_A>1</quote_A> matches. <quote_B>2</quote_B> differs.</eval><answer>[[B]]</answer>"
+    >>> judge_verdict(marked).verdict, judge_verdict(marked, rule="marks").verdict
+    ('B', 'A')
     """
     judgment = parse_judgment(text, after_think=after_think)
     if rule == "rmr1":
         return judgment
     if rule not in VERDICT_RULES:
         raise ValueError(f"verdict rule must be one of {VERDICT_RULES}, got {rule!r}")
+    if rule == "marks":
+        verdict, reason = marks_verdict(judgment.evaluation)
+        return replace(judgment, verdict=verdict, valid=verdict is not None, reason=reason)
     verdict = rm_r1_eval_verdict(text) if rule == "rm-r1-eval" else rm_r1_reward_verdict(text)
     return replace(
         judgment, verdict=verdict, valid=verdict is not None, reason=None if verdict else "no_verdict"

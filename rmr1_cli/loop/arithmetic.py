@@ -270,8 +270,56 @@ def working_of(answer: str) -> str:
     return found[-1] if found else answer.strip()[-40:]
 
 
+_COLUMN_NAMES = ("ones", "tens", "hundreds", "thousands")
+
+
+def column_working(problem: Problem) -> str | None:
+    """The sum or difference of two numbers worked column by column, ones first, with each carry and
+    borrow written out; None for a product or a two-step problem.
+
+    A small model adds two digits far more reliably than two numbers, and it cannot skip the working
+    by copying a result it was shown: each column uses only digits of the question. (Names past the
+    thousands are "column N".)
+
+    >>> column_working(make_problem([47, 38], ["+"]))
+    '47 + 38: ones 7 + 8 = 15, write 5 carry 1; tens 4 + 3 + 1 = 8; so 47 + 38 = 85.'
+    >>> column_working(make_problem([31, 13], ["-"]))
+    '31 - 13: ones 1 < 3, borrow: 11 - 3 = 8; tens 3 - 1 - 1 = 1; so 31 - 13 = 18.'
+    >>> column_working(make_problem([7, 5], ["+"])), column_working(make_problem([6, 6], ["*"]))
+    ('7 + 5: ones 7 + 5 = 12, write 2 carry 1; so 7 + 5 = 12.', None)
+    """
+    if len(problem.steps) != 1 or problem.symbols[0] == "*":
+        return None
+    a, b = problem.numbers
+    symbol = problem.symbols[0]
+    steps, carry = [], 0
+    for column in range(max(len(str(a)), len(str(b)))):
+        name = _COLUMN_NAMES[column] if column < len(_COLUMN_NAMES) else f"column {column + 1}"
+        x, y = a // 10**column % 10, b // 10**column % 10
+        if symbol == "+":
+            total = x + y + carry
+            step = f"{name} {x} + {y}{' + 1' if carry else ''} = {total}"
+            carry = int(total >= 10)
+            steps.append(step + (f", write {total - 10} carry 1" if carry else ""))
+            continue
+        top = x - carry  # the digit after paying back the borrow of the column before
+        shown = f"{x}{' - 1' if carry else ''}"
+        carry = int(top < y)
+        if carry:
+            steps.append(f"{name} {shown} < {y}, borrow: {top + 10} - {y} = {top + 10 - y}")
+        else:
+            steps.append(f"{name} {shown} - {y} = {top - y}")
+    return f"{problem.expr}: {'; '.join(steps)}; so {problem.steps[0]}."
+
+
 def gold_trace(
-    problem: Problem, answer_a: str, answer_b: str, label: str, *, space_after_solution: bool = False
+    problem: Problem,
+    answer_a: str,
+    answer_b: str,
+    label: str,
+    *,
+    space_after_solution: bool = False,
+    column_solution: bool = False,
 ) -> str:
     """A short Chain-of-Rubrics judge output: solve, quote each answer's working, set its result beside the
     solution's, mark it, pick the one that matches.
@@ -279,6 +327,8 @@ def gold_trace(
     Each answer gets its own step: its result written next to the solution's, then "matches" or
     "differs". The mark is then a comparison of two adjacent numbers, which a small model learns as
     such, instead of a judgement over the whole answer, where it would learn the answers' length.
+    ``column_solution`` writes the solution column by column (``column_working``) instead of in the
+    answers' own words.
 
     >>> p = make_problem([7, 5], ["+"])
     >>> print(gold_trace(p, "7 + 5 = 13. The answer is 13.", "7 + 5 = 12. The answer is 12.", "B"))
@@ -288,6 +338,8 @@ def gold_trace(
     # "18"), so a small model learns quoting as plain copying; the parser strips the space. The solution
     # is the judge answering the question itself, in the words it would use as a policy.
     solution = render_answer(Working(problem.steps, problem.value), verbose=False, rng=random.Random(0))
+    if column_solution:  # column by column where the problem allows it (column_working)
+        solution = column_working(problem) or solution
     steps = []
     for slot, answer in (("A", answer_a), ("B", answer_b)):
         mark = "matches" if slot == label else "differs"

@@ -19,6 +19,9 @@ Pure Python and deterministic from a seed: the same recipe writes the same files
   tokenizers, which merge ``><``: see ``arithmetic.gold_trace``).
 - ``traces_both_orders`` writes each train pair's gold trace in both A/B slots (the second with the
   label swapped), so that SFT never sees a verdict that position alone could predict.
+- ``column_solution`` writes the gold traces' own solution column by column (``arithmetic.column_working``)
+  instead of in the answers' words: the judge then computes its solution from the question's digits
+  rather than copying one of the results it is shown. Only the traces change; every pair file is the same.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def generate(
     same_style_share: float = 0.0,
     traces_both_orders: bool = False,
     space_after_solution: bool = False,
+    column_solution: bool = False,
 ) -> dict[str, list[dict]]:
     """Every file of the domain as rows: prompts, pairs and traces per split (see ``stages/synth.py``).
 
@@ -102,7 +106,9 @@ def generate(
     out["traces_train"] = [
         row
         for pair in out["pairs_train"]
-        for row in _trace_rows(pair, problem_of[pair["prompt_id"]], traces_both_orders, space_after_solution)
+        for row in _trace_rows(
+            pair, problem_of[pair["prompt_id"]], traces_both_orders, space_after_solution, column_solution
+        )
     ]
     out["policy_sft_train"] = [
         {
@@ -256,17 +262,22 @@ def _pairs(
     return rows
 
 
-def _trace_rows(pair: dict, problem: Problem, both_orders: bool, space: bool) -> list[dict]:
+def _trace_rows(pair: dict, problem: Problem, both_orders: bool, space: bool, columns: bool) -> list[dict]:
     """The gold trace of a pair in its ``ab_slot``; with ``both_orders`` also in the other slot."""
-    rows = [_trace_row(pair, problem, space=space)]
+    rows = [_trace_row(pair, problem, space=space, columns=columns)]
     if both_orders:
         other = "B" if pair["ab_slot"] == "A" else "A"
-        rows.append(_trace_row(pair, problem, label=other, suffix="-swap", space=space))
+        rows.append(_trace_row(pair, problem, label=other, suffix="-swap", space=space, columns=columns))
     return rows
 
 
 def _trace_row(
-    pair: dict, problem: Problem, label: str | None = None, suffix: str = "", space: bool = False
+    pair: dict,
+    problem: Problem,
+    label: str | None = None,
+    suffix: str = "",
+    space: bool = False,
+    columns: bool = False,
 ) -> dict:
     label = label or pair["ab_slot"]
     a, b = (pair["chosen"], pair["rejected"]) if label == "A" else (pair["rejected"], pair["chosen"])
@@ -277,6 +288,6 @@ def _trace_row(
         "prompt": pair["prompt"],
         "answer_a": a,
         "answer_b": b,
-        "trace": gold_trace(problem, a, b, label, space_after_solution=space),
+        "trace": gold_trace(problem, a, b, label, space_after_solution=space, column_solution=columns),
         "subset": pair["subset"],
     }

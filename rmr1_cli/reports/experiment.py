@@ -46,6 +46,8 @@ RM_ROWS = [
     ("reasoning RM (SFT)", "reasoning-sft"),
     ("reasoning RM (SFT)", "sft"),
     ("reasoning RM (SFT + RLVR)", "reasoning"),
+    ("reasoning RM (SFT 192 + RLVR), verdict from the marks", "rlmarks"),
+    ("reasoning RM (column solutions, SFT + RLVR), verdict from the marks", "rlcolumns"),
     ("scalar RM (Bradley-Terry)", "scalar"),
 ]
 # the judge ablation of `make experiment-smol`: each row one judge (eval folder prefix), both test sets
@@ -56,12 +58,19 @@ ABLATION_ROWS = [
     ("SFT + concise pairs, both orders, twice the traces (192)", "sft192"),
     ("SFT + concise pairs, both orders + question-answer rows; judge.solve_first", "sftmix-solve"),
     ("SFT + RLVR on concise pairs (hard cases)", "reasoning"),
+    ("SFT, twice the traces (192); verdict read from the marks", "sft192-marks"),
+    ("SFT (192) + RLVR on concise pairs, reward and verdict from the marks", "rlmarks"),
+    ("SFT on column-solution traces (192); verdict read from the marks", "columns"),
+    ("column-solution SFT + RLVR on concise pairs, reward and verdict from the marks", "rlcolumns"),
     ("scalar RM (Bradley-Terry), same pairs", "scalar"),
 ]
 POLICY_ROWS = [
     ("GRPO, reasoning RM reward", "reasoning"),
     ("GRPO, reasoning RM (SFT only) reward", "reasoning-sft"),
+    ("GRPO, reasoning RM reward, verdict from the marks", "reasoning-marks"),
+    ("GRPO, column-solution reasoning RM reward, verdict from the marks", "reasoning-columns"),
     ("GRPO, scalar RM reward", "scalar"),
+    ("GRPO, verifiable reward (a perfect judge: the ceiling)", "verifiable"),
 ]
 BOOTSTRAP_SEED, BOOTSTRAP_RESAMPLES = 0, 2000
 

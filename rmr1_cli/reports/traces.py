@@ -87,13 +87,15 @@ def trace_steps(eval_dir: Path) -> dict[str, float] | None:
     ``read`` (the result it gives for each answer is that answer's final value), ``mark`` (each
     "matches"/"differs" agrees with the two numbers it sets side by side), ``follows`` (the verdict
     names the one answer it marked "matches"), ``verdict`` (the verdict picks the right answer), and
-    ``from_marks``: how often the verdict would be right if it were read from the marks (the one answer
-    marked "matches"; none or both marked counts wrong), the same judgments re-read, not a new run. The
+    ``from_marks``: how often the verdict would be right if it were read from the marks
+    (``judging/verdicts.marks_verdict``: the one answer marked "matches"; none or both marked counts
+    wrong), the same judgments re-read, not a new run (an eval with ``judge.verdict_rule=marks``). The
     weakest step is the lowest. None for a run without judgments.
 
     Per judgment, ``read`` and ``mark`` are the share of its two answers (a step not written counts
     wrong).
     """
+    from rmr1_cli.judging.verdicts import marks_verdict, parse_judgment
     from rmr1_cli.loop.arithmetic import final_value
     from rmr1_cli.rewards.verifiable import answer_matches
 
@@ -112,10 +114,9 @@ def trace_steps(eval_dir: Path) -> dict[str, float] | None:
         marks = {slot: (given, against, mark) for slot, given, against, mark in _MARK.findall(text)}
         totals["read"] += sum(marks.get(s, ("",))[0] == final_value(shown[s]) for s in "AB") / 2
         totals["mark"] += sum((g == a) == (m == "matches") for g, a, m in marks.values()) / 2
-        matched = [slot for slot, (_, _, mark) in marks.items() if mark == "matches"]
+        from_marks, _ = marks_verdict(parse_judgment(text).evaluation)
         verdict = _VERDICT.findall(text)
-        totals["follows"] += bool(verdict) and len(matched) == 1 and verdict[-1] == matched[0]
+        totals["follows"] += bool(verdict) and from_marks is not None and verdict[-1] == from_marks
         totals["verdict"] += judgment.get("picked") == "chosen"
-        chosen_slot = "A" if chosen_first else "B"
-        totals["from_marks"] += len(matched) == 1 and matched[0] == chosen_slot
+        totals["from_marks"] += from_marks == ("A" if chosen_first else "B")
     return {step: value / len(judged) for step, value in totals.items()}

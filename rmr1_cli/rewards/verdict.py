@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from rmr1_cli.errors import DataError
-from rmr1_cli.judging.verdicts import Judgment, parse_judgment, rm_r1_reward_verdict
+from rmr1_cli.judging.verdicts import Judgment, judge_verdict, parse_judgment
 
-VERDICT_RULES = ("rmr1", "rm-r1-rl")  # rmr1's parser, or exactly RM-R1's RL reward (last 80 characters)
+# rmr1's parser, exactly RM-R1's RL reward (last 80 characters), or the trace's own marks (marks_verdict)
+VERDICT_RULES = ("rmr1", "rm-r1-rl", "marks")
 
 Completion = str | list[dict[str, Any]]
 
@@ -54,7 +55,8 @@ def verdict_reward(
     ``label`` is the dataset column naming the slot, "A" or "B", that holds the preferred answer.
     Invalid outputs (no verdict, both verdicts, truncated) score -1.0, like wrong ones. ``after_think``
     is the judge template's ``thinks`` (the engine parses with the same flag); ``rule="rm-r1-rl"`` scores
-    exactly as RM-R1's RL reward (``rm_r1_reward_verdict``). When trl passes
+    exactly as RM-R1's RL reward (``rm_r1_reward_verdict``), ``rule="marks"`` the verdict the trace's own
+    marks give (``marks_verdict``: the reward then credits the solving and marking, not the last letter). When trl passes
     ``log_metric``, the batch's invalid-verdict rate is logged as ``verdict_reward/invalid_rate``.
 
     >>> verdict_reward(["<eval>B errs</eval><answer>[[A]]</answer>", "<answer>[[B]]</answer>"], ["A", "A"])
@@ -63,6 +65,9 @@ def verdict_reward(
     [1.0]
     >>> verdict_reward(["<answer>[[A]]</answer> <answer>[[B]]</answer>", "truncated <answer>[["], ["A", "B"])
     [-1.0, -1.0]
+    >>> marked = "<eval><quote_A>1</quote_A> differs. <quote_B>2</quote_B> matches.</eval><answer>[[A]]</answer>"
+    >>> verdict_reward([marked, marked], ["B", "A"], rule="marks")
+    [1.0, -1.0]
     """
     if len(completions) != len(label):
         raise DataError(f"verdict_reward got {len(completions)} completions but {len(label)} labels")
@@ -74,10 +79,7 @@ def verdict_reward(
     if rule not in VERDICT_RULES:
         raise ValueError(f"verdict rule must be one of {VERDICT_RULES}, got {rule!r}")
     texts = [completion_text(completion) for completion in completions]
-    if rule == "rm-r1-rl":
-        verdicts = [rm_r1_reward_verdict(text) for text in texts]
-    else:
-        verdicts = [parse_judgment(text, after_think=after_think).verdict for text in texts]
+    verdicts = [judge_verdict(text, after_think=after_think, rule=rule).verdict for text in texts]
     log_metric = kwargs.get("log_metric")
     if callable(log_metric) and verdicts:
         log_metric("verdict_reward/invalid_rate", sum(v is None for v in verdicts) / len(verdicts))

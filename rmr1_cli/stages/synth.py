@@ -61,6 +61,7 @@ def run(recipe: SynthRecipe) -> Path:
         same_style_share=recipe.same_style_share,
         traces_both_orders=recipe.traces_both_orders,
         space_after_solution=recipe.space_after_solution,
+        column_solution=recipe.column_solution,
     )
     run_dir = RunDir.create("synth", recipe)
     for name, rows in files.items():
