@@ -111,9 +111,19 @@ $(SRUNS)/grpo-reasoning-columns/metrics.json: $(SRUNS)/base/metrics.json $(SRUNS
 	$(RMR1) grpo $(SEXP)/grpo-reasoning.yaml output_dir=$(@D) reward.judge.model.name_or_path=$(SRUNS)/rm-rl-columns/model \
 		reward.judge.verdict_rule=marks
 
+# (5) one turn of the loop (mk/loop.mk) with the smol loop recipes (recipes/experiment-smol/loop): the
+# column-solution GRPO policy's wrong answers -> refined pairs -> gold traces -> the column-solution
+# judge's SFT and RLVR -> its eval on the concise pairs -> GRPO of that policy with the new judge
+SLOOP := $(SRUNS)/loop
+SLOOP_VARS := ROUNDS=1 LOOP_RECIPES=$(SEXP)/loop LOOP_RUNS=$(SLOOP) LOOP_SYNTH=$(SSYN) \
+	LOOP_JUDGE0=$(SRUNS)/rm-rl-columns LOOP_POLICY0=$(SRUNS)/grpo-reasoning-columns \
+	LOOP_TEST=$(SSYN)/pairs_test_concise.jsonl
+$(SLOOP)/loop.json: $(SRUNS)/grpo-reasoning-columns/metrics.json $(SRUNS)/rm-rl-columns/metrics.json $(wildcard $(SEXP)/loop/*.yaml)
+	$(MAKE) loop $(SLOOP_VARS)
+
 SMARKS := $(foreach rm,sft192-marks rlmarks columns rlcolumns,$(foreach set,test test-concise,$(SEVAL)/$(rm)-$(set)/metrics.json)) \
 	$(SRUNS)/policy-eval/reasoning-columns/metrics.json $(SRUNS)/policy-eval/reasoning-marks/metrics.json \
-	$(SRUNS)/policy-eval/verifiable/metrics.json
+	$(SRUNS)/policy-eval/verifiable/metrics.json $(SLOOP)/loop.json
 
 # the tiny `make experiment` beside it (not built from here: the report says so when runs/experiment is absent)
 SBESIDE := --beside runs/experiment

@@ -235,6 +235,25 @@ def test_synthetic_gold_teacher_writes_checked_traces_for_synth_prompts(in_tmp_c
     assert "<solution> We get 6 * 7 = 42. The answer is 42.</solution>" in kept[0]["trace"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["teacher"] == "synthetic-gold-traces" and metrics["dropped"] == 1
+    # the trace style of synth (column solutions, the space after </solution>) in the same folder: the
+    # cached traces of the other style are not reused
+    styled = [*overrides, "check_solution=true", "column_solution=true", "space_after_solution=true"]
+    out = distill.run(load_recipe(None, DistillRecipe, styled))
+    [row] = data.load_trace_sources(out / "traces.jsonl")
+    assert (
+        "<solution> We get 6 * 7 = 42. The answer is 42.</solution> <eval>" in row["trace"]
+    )  # no columns for *
+    rows[0] |= {"prompt": "What is 17 + 25?", "chosen": "We get 17 + 25 = 42. The answer is 42.",
+                "rejected": "We get 17 + 25 = 32. The answer is 32."}  # fmt: skip
+    data.write_jsonl("pairs.jsonl", rows)
+    out = distill.run(load_recipe(None, DistillRecipe, styled))
+    [row] = data.load_trace_sources(out / "traces.jsonl")
+    assert (
+        "<solution> 17 + 25: ones 7 + 5 = 12, write 2 carry 1; tens 1 + 2 + 1 = 4; so 17 + 25 = 42.</solution> <eval>"
+        in row["trace"]
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["teacher"] == "synthetic-gold-traces+column_solution+space_after_solution"
 
 
 @pytest.mark.slow

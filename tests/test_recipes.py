@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 
 RECIPE_FILES = sorted(
     p.relative_to(ROOT).as_posix()
-    for p in ROOT.glob("recipes/*/*.yaml")
+    for p in ROOT.glob("recipes/**/*.yaml")
     if p.parent.name != "accelerate"  # accelerate's launcher configs, not stage recipes
 )
 

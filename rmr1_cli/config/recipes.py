@@ -320,6 +320,10 @@ class DistillRecipe:
     seed: int = 0
     teacher: ModelSpec = field(default_factory=ModelSpec)
     teacher_source: Literal["model", "synthetic"] = "model"  # synthetic: `rmr1 synth` gold traces, no model
+    # teacher_source synthetic: write the gold traces as synth's options of the same names do, so a loop
+    # round's traces match the ones its judge was first trained on
+    space_after_solution: bool = False
+    column_solution: bool = False
     generation: GenerationSpec = field(default_factory=GenerationSpec)
     pairs_file: str = "data/samples/pairs.jsonl"
     limit: int | None = None

@@ -358,10 +358,11 @@ def gold_trace(
     )
 
 
-def gold_trace_for(prompt: str, answer_a: str, answer_b: str) -> tuple[str, str] | None:
+def gold_trace_for(prompt: str, answer_a: str, answer_b: str, **style: bool) -> tuple[str, str] | None:
     """(trace, label) for a pair on one of this module's prompts where exactly one answer is right.
 
-    Lets a loop write gold traces for pairs it made itself (e.g. ``rmr1 refine`` output).
+    Lets a loop write gold traces for pairs it made itself (e.g. ``rmr1 refine`` output); ``style``
+    takes ``gold_trace``'s keyword options (``space_after_solution``, ``column_solution``).
 
     >>> gold_trace_for("What is 2 * 3?", "The answer is 5.", "2 * 3 = 6. The answer is 6.")[1]
     'B'
@@ -375,4 +376,4 @@ def gold_trace_for(prompt: str, answer_a: str, answer_b: str) -> tuple[str, str]
     if right.count(True) != 1:
         return None
     label = "A" if right[0] else "B"
-    return gold_trace(problem, answer_a, answer_b, label), label
+    return gold_trace(problem, answer_a, answer_b, label, **style), label

@@ -94,12 +94,14 @@ class GoldTraces(Generator):
 
     identity = "synthetic-gold-traces"
 
-    def __init__(self, tasks: list[Task], template: JudgeTemplate):
+    def __init__(self, tasks: list[Task], template: JudgeTemplate, **trace_style: bool):
         from rmr1_cli.loop import arithmetic
 
+        # the style is part of the identity: the generation cache must not return traces of another style
+        self.identity += "".join(f"+{option}" for option, on in sorted(trace_style.items()) if on)
         self.table = {}
         for task in tasks:
-            gold = arithmetic.gold_trace_for(render_conversation(task.prompt), *task.answers)
+            gold = arithmetic.gold_trace_for(render_conversation(task.prompt), *task.answers, **trace_style)
             if gold is not None:
                 self.table[_key(template.render(task.prompt, *task.answers))] = gold[0]
 
@@ -142,7 +144,12 @@ def run(recipe: DistillRecipe) -> Path:
 
     started = time.perf_counter()
     if recipe.teacher_source == "synthetic":
-        source: Generator = GoldTraces(tasks, template)
+        source: Generator = GoldTraces(
+            tasks,
+            template,
+            space_after_solution=recipe.space_after_solution,
+            column_solution=recipe.column_solution,
+        )
     else:
         source = build_generator(recipe.teacher, recipe.generation)
     teacher = CachedGenerator(source, run_dir.path / "generations.jsonl")
