@@ -71,7 +71,8 @@ $(SRUNS)/grpo-reasoning-sft/metrics.json: $(SRUNS)/base/metrics.json $(SRUNS)/rm
 	$(RMR1) grpo $(SEXP)/grpo-reasoning.yaml output_dir=$(@D) reward.judge.model.name_or_path=$(SRUNS)/rm-sft/model
 $(SRUNS)/grpo-scalar/metrics.json: $(SRUNS)/base/metrics.json $(SRUNS)/rm-scalar/metrics.json $(SEXP)/grpo-scalar.yaml
 	$(RMR1) grpo $(SEXP)/grpo-scalar.yaml
-$(SRUNS)/policy-eval/%/metrics.json: $(SRUNS)/grpo-%/metrics.json $(SEXP)/policy-eval.yaml
+# the win rate is judged by the RLVR judge (policy-eval.yaml), so it must exist first
+$(SRUNS)/policy-eval/%/metrics.json: $(SRUNS)/grpo-%/metrics.json $(SRUNS)/rm-rl/metrics.json $(SEXP)/policy-eval.yaml
 	$(RMR1) policy-eval $(SEXP)/policy-eval.yaml output_dir=$(@D) policy.name_or_path=$(SRUNS)/grpo-$*/model
 
 # (3) the verdict read from the marks (judge.verdict_rule=marks: the one answer the trace marks "matches",
@@ -112,13 +113,14 @@ $(SRUNS)/grpo-reasoning-columns/metrics.json: $(SRUNS)/base/metrics.json $(SRUNS
 		reward.judge.verdict_rule=marks
 
 # (5) one turn of the loop (mk/loop.mk) with the smol loop recipes (recipes/experiment-smol/loop): the
-# column-solution GRPO policy's wrong answers -> refined pairs -> gold traces -> the column-solution
-# judge's SFT and RLVR -> its eval on the concise pairs -> GRPO of that policy with the new judge
+# base policy's wrong answers -> refined pairs -> gold traces -> the column-solution judge's SFT and RLVR
+# on them -> its eval on the concise pairs -> GRPO of the base with the round's judge. The same GRPO with
+# the round-0 judge is grpo-reasoning-columns, so the round's policy shows what the loop added to the judge
 SLOOP := $(SRUNS)/loop
 SLOOP_VARS := ROUNDS=1 LOOP_RECIPES=$(SEXP)/loop LOOP_RUNS=$(SLOOP) LOOP_SYNTH=$(SSYN) \
-	LOOP_JUDGE0=$(SRUNS)/rm-rl-columns LOOP_POLICY0=$(SRUNS)/grpo-reasoning-columns \
+	LOOP_JUDGE0=$(SRUNS)/rm-rl-columns LOOP_POLICY0=$(SRUNS)/base \
 	LOOP_TEST=$(SSYN)/pairs_test_concise.jsonl
-$(SLOOP)/loop.json: $(SRUNS)/grpo-reasoning-columns/metrics.json $(SRUNS)/rm-rl-columns/metrics.json $(wildcard $(SEXP)/loop/*.yaml)
+$(SLOOP)/loop.json: $(SRUNS)/base/metrics.json $(SRUNS)/rm-rl-columns/metrics.json $(wildcard $(SEXP)/loop/*.yaml)
 	$(MAKE) loop $(SLOOP_VARS)
 
 SMARKS := $(foreach rm,sft192-marks rlmarks columns rlcolumns,$(foreach set,test test-concise,$(SEVAL)/$(rm)-$(set)/metrics.json)) \
