@@ -211,9 +211,11 @@ def test_trace_steps_by_hand(tmp_path):
     steps = trace_steps(run)
     # solution: 1 of 2; read: both right in both; marks: 2/2, then 1/2 (B "matches" 12 vs 13 is wrong);
     # follows: the first names its one "matches"; the second marked two, so it follows nothing
-    # read from the marks: the first names A (the right answer, shown first); the second marks both
+    # read from the marks: the first names A (the right answer, shown first); the second marks both;
+    # copies: the one judgment with the wrong answer shown first (BA) took its result as its solution
     assert steps == {
         "solution": 0.5,
+        "copies_wrong_a": 1.0,
         "read": 1.0,
         "mark": 0.75,
         "follows": 0.5,

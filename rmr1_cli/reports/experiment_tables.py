@@ -86,6 +86,7 @@ def ablation_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
 
 TRACE_STEPS = [
     ("own solution right", "solution"),
+    ("own solution = answer A's wrong result (when A is wrong)", "copies_wrong_a"),
     ("each answer's result read right", "read"),
     ("marks agree with the numbers", "mark"),
     ("verdict follows the marks", "follows"),

@@ -87,6 +87,8 @@ def trace_steps(eval_dir: Path) -> dict[str, float] | None:
     ``read`` (the result it gives for each answer is that answer's final value), ``mark`` (each
     "matches"/"differs" agrees with the two numbers it sets side by side), ``follows`` (the verdict
     names the one answer it marked "matches"), ``verdict`` (the verdict picks the right answer), and
+    ``copies_wrong_a``: of the judgments whose answer A is the wrong one, the share whose own solution
+    reaches A's (wrong) result: a solution copied from the first answer shown, not computed; and
     ``from_marks``: how often the verdict would be right if it were read from the marks
     (``judging/verdicts.marks_verdict``: the one answer marked "matches"; none or both marked counts
     wrong), the same judgments re-read, not a new run (an eval with ``judge.verdict_rule=marks``). The
@@ -103,6 +105,10 @@ def trace_steps(eval_dir: Path) -> dict[str, float] | None:
     if not judged:
         return None
     totals = dict.fromkeys(("solution", "read", "mark", "follows", "verdict", "from_marks"), 0.0)
+    wrong_first, copied_first = (
+        0,
+        0,
+    )  # judgments whose answer A is the wrong one; of them, solution = A's result
     for pair, judgment, text in judged:
         chosen_first = judgment.get("order", "AB") == "AB"
         shown = {
@@ -111,6 +117,11 @@ def trace_steps(eval_dir: Path) -> dict[str, float] | None:
         }
         solution = re.search(r"<solution>(.*?)</solution>", text, re.S)
         totals["solution"] += bool(solution) and answer_matches(solution.group(1), pair["answer"])
+        if not chosen_first:
+            wrong_first += 1
+            copied_first += bool(solution) and answer_matches(
+                solution.group(1), final_value(shown["A"]) or ""
+            )
         marks = {slot: (given, against, mark) for slot, given, against, mark in _MARK.findall(text)}
         totals["read"] += sum(marks.get(s, ("",))[0] == final_value(shown[s]) for s in "AB") / 2
         totals["mark"] += sum((g == a) == (m == "matches") for g, a, m in marks.values()) / 2
@@ -119,4 +130,6 @@ def trace_steps(eval_dir: Path) -> dict[str, float] | None:
         totals["follows"] += bool(verdict) and from_marks is not None and verdict[-1] == from_marks
         totals["verdict"] += judgment.get("picked") == "chosen"
         totals["from_marks"] += from_marks == ("A" if chosen_first else "B")
-    return {step: value / len(judged) for step, value in totals.items()}
+    steps = {step: value / len(judged) for step, value in totals.items()}
+    steps["copies_wrong_a"] = copied_first / wrong_first if wrong_first else None
+    return steps
