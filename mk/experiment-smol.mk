@@ -71,8 +71,8 @@ $(SRUNS)/grpo-reasoning-sft/metrics.json: $(SRUNS)/base/metrics.json $(SRUNS)/rm
 	$(RMR1) grpo $(SEXP)/grpo-reasoning.yaml output_dir=$(@D) reward.judge.model.name_or_path=$(SRUNS)/rm-sft/model
 $(SRUNS)/grpo-scalar/metrics.json: $(SRUNS)/base/metrics.json $(SRUNS)/rm-scalar/metrics.json $(SEXP)/grpo-scalar.yaml
 	$(RMR1) grpo $(SEXP)/grpo-scalar.yaml
-# the win rate is judged by the RLVR judge (policy-eval.yaml), so it must exist first
-$(SRUNS)/policy-eval/%/metrics.json: $(SRUNS)/grpo-%/metrics.json $(SRUNS)/rm-rl/metrics.json $(SEXP)/policy-eval.yaml
+# the win rate is judged by the column-solution RLVR judge (policy-eval.yaml), so it must exist first
+$(SRUNS)/policy-eval/%/metrics.json: $(SRUNS)/grpo-%/metrics.json $(SRUNS)/rm-rl-columns/metrics.json $(SEXP)/policy-eval.yaml
 	$(RMR1) policy-eval $(SEXP)/policy-eval.yaml output_dir=$(@D) policy.name_or_path=$(SRUNS)/grpo-$*/model
 
 # (3) the verdict read from the marks (judge.verdict_rule=marks: the one answer the trace marks "matches",
