@@ -105,10 +105,8 @@ def trace_steps(eval_dir: Path) -> dict[str, float] | None:
     if not judged:
         return None
     totals = dict.fromkeys(("solution", "read", "mark", "follows", "verdict", "from_marks"), 0.0)
-    wrong_first, copied_first = (
-        0,
-        0,
-    )  # judgments whose answer A is the wrong one; of them, solution = A's result
+    # judgments whose answer A is the wrong one, and of them those whose solution is A's result
+    wrong_first = copied_first = 0
     for pair, judgment, text in judged:
         chosen_first = judgment.get("order", "AB") == "AB"
         shown = {
@@ -119,9 +117,8 @@ def trace_steps(eval_dir: Path) -> dict[str, float] | None:
         totals["solution"] += bool(solution) and answer_matches(solution.group(1), pair["answer"])
         if not chosen_first:
             wrong_first += 1
-            copied_first += bool(solution) and answer_matches(
-                solution.group(1), final_value(shown["A"]) or ""
-            )
+            a_result = final_value(shown["A"]) or ""
+            copied_first += bool(solution) and answer_matches(solution.group(1), a_result)
         marks = {slot: (given, against, mark) for slot, given, against, mark in _MARK.findall(text)}
         totals["read"] += sum(marks.get(s, ("",))[0] == final_value(shown[s]) for s in "AB") / 2
         totals["mark"] += sum((g == a) == (m == "matches") for g, a, m in marks.values()) / 2
