@@ -116,8 +116,9 @@ def rm_results(root: Path) -> list[dict[str, Any]]:
 
 def ablation_results(root: Path) -> list[dict[str, Any]]:
     """One row per judge of the ablation whose eval folders exist: both test sets, swap consistency,
-    own solution right. Empty unless the run has an ablation judge (``plain`` or ``sft-solve``)."""
-    if not any(_eval(root, f"{prefix}-test") for prefix in ("plain", "sft-solve")):
+    own solution right. Empty unless the run has a judge of the ablation alone (not in ``RM_ROWS``)."""
+    main = {prefix for _, prefix in RM_ROWS}
+    if not any(_eval(root, f"{p}-test") for _, p in ABLATION_ROWS if p not in main):
         return []
     rows = []
     for label, prefix in ABLATION_ROWS:
@@ -331,7 +332,8 @@ def markdown(
             "",
             "Each row is one judge, one eval run per test set (same pairs as above). The fixes are added one",
             "at a time: pairs of two concise answers and traces in both A/B orders in SFT, the judge solving",
-            "the question first (solve_first), then RLVR on the concise pairs.",
+            "the question first (solve_first), RLVR on the concise pairs, the verdict read from the trace's",
+            "marks (judge.verdict_rule=marks), and gold traces whose own solution is worked column by column.",
             "",
             *markdown_table(*ablation_table(ablation)),
             "",
@@ -374,7 +376,8 @@ def markdown(
         lines += [
             "## (3) One more loop round",
             "",
-            "Round 0 = the reasoning RM and its GRPO policy from (1) and (2); round 1 = refine -> traces -> SFT",
+            "Round 0 = the loop's starting RM and policy (make experiment: the reasoning RM and its GRPO policy;",
+            "experiment-smol: the column-solution RLVR judge and the base); round 1 = refine -> traces -> SFT",
             "+ RLVR -> GRPO (mk/loop.mk). Policy accuracy is against the round's starting policy.",
             "",
             *markdown_table(*rounds_table(rounds)),
