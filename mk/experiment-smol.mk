@@ -79,17 +79,19 @@ $(SRUNS)/policy-eval/%/metrics.json: $(SRUNS)/grpo-%/metrics.json $(SRUNS)/rm-rl
 # not its final [[A]]/[[B]]): the 192-trace judge as it is, then after RLVR with that verdict as the
 # reward (rm-rl-marks.yaml); that judge as the GRPO reward; and the verifiable reward itself as the
 # GRPO reward, the ceiling of what 16 GRPO steps can give with a perfect judge
+# a judge (model folder $(1)) evaluated, or used as the GRPO reward, with the verdict read from its marks
+marks_eval = $(RMR1) eval $(SEXP)/eval-reasoning.yaml output_dir=$(@D) judge.model.name_or_path=$(1) \
+	judge.verdict_rule=marks benchmark.path=$(call sset,$*)
+marks_grpo = $(RMR1) grpo $(SEXP)/grpo-reasoning.yaml output_dir=$(@D) reward.judge.model.name_or_path=$(1) \
+	reward.judge.verdict_rule=marks
 $(SRUNS)/rm-rl-marks/metrics.json: $(SRUNS)/rm-sft-192/metrics.json $(SEXP)/rm-rl-marks.yaml
 	$(RMR1) train-rm $(SEXP)/rm-rl-marks.yaml
 $(SEVAL)/sft192-marks-%/metrics.json: $(SRUNS)/rm-sft-192/metrics.json $(SEXP)/eval-reasoning.yaml
-	$(RMR1) eval $(SEXP)/eval-reasoning.yaml output_dir=$(@D) judge.model.name_or_path=$(SRUNS)/rm-sft-192/model \
-		judge.verdict_rule=marks benchmark.path=$(call sset,$*)
+	$(call marks_eval,$(SRUNS)/rm-sft-192/model)
 $(SEVAL)/rlmarks-%/metrics.json: $(SRUNS)/rm-rl-marks/metrics.json $(SEXP)/eval-reasoning.yaml
-	$(RMR1) eval $(SEXP)/eval-reasoning.yaml output_dir=$(@D) judge.model.name_or_path=$(SRUNS)/rm-rl-marks/model \
-		judge.verdict_rule=marks benchmark.path=$(call sset,$*)
+	$(call marks_eval,$(SRUNS)/rm-rl-marks/model)
 $(SRUNS)/grpo-reasoning-marks/metrics.json: $(SRUNS)/base/metrics.json $(SRUNS)/rm-rl-marks/metrics.json $(SEXP)/grpo-reasoning.yaml
-	$(RMR1) grpo $(SEXP)/grpo-reasoning.yaml output_dir=$(@D) reward.judge.model.name_or_path=$(SRUNS)/rm-rl-marks/model \
-		reward.judge.verdict_rule=marks
+	$(call marks_grpo,$(SRUNS)/rm-rl-marks/model)
 $(SRUNS)/grpo-verifiable/metrics.json: $(SRUNS)/base/metrics.json $(SEXP)/grpo-reasoning.yaml
 	$(RMR1) grpo $(SEXP)/grpo-reasoning.yaml output_dir=$(@D) reward.judge_weight=0 reward.verifiable_weight=1
 
@@ -103,14 +105,11 @@ $(SRUNS)/rm-sft-columns/metrics.json: $(SRUNS)/base/metrics.json $(SRUNS)/synth-
 $(SRUNS)/rm-rl-columns/metrics.json: $(SRUNS)/rm-sft-columns/metrics.json $(SEXP)/rm-rl-marks.yaml
 	$(RMR1) train-rm $(SEXP)/rm-rl-marks.yaml output_dir=$(@D) model.name_or_path=$(SRUNS)/rm-sft-columns/model
 $(SEVAL)/columns-%/metrics.json: $(SRUNS)/rm-sft-columns/metrics.json $(SEXP)/eval-reasoning.yaml
-	$(RMR1) eval $(SEXP)/eval-reasoning.yaml output_dir=$(@D) judge.model.name_or_path=$(SRUNS)/rm-sft-columns/model \
-		judge.verdict_rule=marks benchmark.path=$(call sset,$*)
+	$(call marks_eval,$(SRUNS)/rm-sft-columns/model)
 $(SEVAL)/rlcolumns-%/metrics.json: $(SRUNS)/rm-rl-columns/metrics.json $(SEXP)/eval-reasoning.yaml
-	$(RMR1) eval $(SEXP)/eval-reasoning.yaml output_dir=$(@D) judge.model.name_or_path=$(SRUNS)/rm-rl-columns/model \
-		judge.verdict_rule=marks benchmark.path=$(call sset,$*)
+	$(call marks_eval,$(SRUNS)/rm-rl-columns/model)
 $(SRUNS)/grpo-reasoning-columns/metrics.json: $(SRUNS)/base/metrics.json $(SRUNS)/rm-rl-columns/metrics.json $(SEXP)/grpo-reasoning.yaml
-	$(RMR1) grpo $(SEXP)/grpo-reasoning.yaml output_dir=$(@D) reward.judge.model.name_or_path=$(SRUNS)/rm-rl-columns/model \
-		reward.judge.verdict_rule=marks
+	$(call marks_grpo,$(SRUNS)/rm-rl-columns/model)
 
 # (5) one turn of the loop (mk/loop.mk) with the smol loop recipes (recipes/experiment-smol/loop): the
 # base policy's wrong answers -> refined pairs -> gold traces -> the column-solution judge's SFT and RLVR
