@@ -79,6 +79,14 @@ def _eval(root: Path, folder: str) -> dict | None:
     return read_stage_metrics(root / "eval" / folder, "eval")
 
 
+def _accuracy(test_set: str, metrics: dict | None) -> dict[str, Any]:
+    """``<test_set>_accuracy`` and its interval from one eval run's metrics (None when it did not run)."""
+    return {
+        f"{test_set}_accuracy": metrics["accuracy"] if metrics else None,
+        f"{test_set}_accuracy_ci": metrics.get("accuracy_ci") if metrics else None,
+    }
+
+
 def _swap(metrics: dict | None) -> float | None:
     return metrics["diagnostics"].get("swap_consistency") if metrics else None
 
@@ -95,12 +103,9 @@ def rm_results(root: Path) -> list[dict[str, Any]]:
         rows.append(
             {
                 "rm": label,
-                "test_accuracy": test["accuracy"],
-                "test_accuracy_ci": test.get("accuracy_ci"),
-                "iid_accuracy": iid["accuracy"] if iid else None,
-                "iid_accuracy_ci": iid.get("accuracy_ci") if iid else None,
-                "concise_accuracy": concise["accuracy"] if concise else None,
-                "concise_accuracy_ci": concise.get("accuracy_ci") if concise else None,
+                **_accuracy("test", test),
+                **_accuracy("iid", iid),
+                **_accuracy("concise", concise),
                 "swap_consistency": _swap(test),
                 "concise_swap_consistency": _swap(concise),
                 "prefers_longer": test["diagnostics"].get("prefers_longer"),
@@ -129,10 +134,8 @@ def ablation_results(root: Path) -> list[dict[str, Any]]:
             {
                 "judge": label,
                 "folder": prefix,
-                "test_accuracy": test["accuracy"] if test else None,
-                "test_accuracy_ci": test.get("accuracy_ci") if test else None,
-                "concise_accuracy": concise["accuracy"] if concise else None,
-                "concise_accuracy_ci": concise.get("accuracy_ci") if concise else None,
+                **_accuracy("test", test),
+                **_accuracy("concise", concise),
                 "swap_consistency": _swap(test),
                 "concise_swap_consistency": _swap(concise),
                 "invalid_rate": test["diagnostics"].get("invalid_rate") if test else None,
